@@ -25,6 +25,16 @@ class Kind(enum.StrEnum):
     OPEN = "open"
 
 
+class DropReason(enum.StrEnum):
+    """Why an accepted request stored nothing; sent as `X-Footfall-Dropped` and counted."""
+
+    UNKNOWN_SITE = "unknown_site"
+    BOT = "bot"
+    EXCLUDED_IP = "excluded_ip"
+    EXCLUDED_PATH = "excluded_path"
+    HOSTNAME_NOT_ALLOWED = "hostname_not_allowed"
+
+
 class RawEvent(msgspec.Struct, array_like=True, omit_defaults=True, forbid_unknown_fields=False):
     """A validated event as queued by a collector, before enrichment.
 
