@@ -1,1 +1,28 @@
-"""accounts package."""
+"""Accounts: users and their passwords, roles and API keys."""
+
+from footfall.accounts.keys import (
+    ApiKeyVerifier,
+    KeyInfo,
+    create_api_key,
+    hash_key,
+    parse_scopes,
+    revoke_api_key,
+)
+from footfall.accounts.passwords import hash_password, validate_password, verify_password
+from footfall.accounts.users import count_users, create_user, get_user, parse_role
+
+__all__ = [
+    "ApiKeyVerifier",
+    "KeyInfo",
+    "count_users",
+    "create_api_key",
+    "create_user",
+    "get_user",
+    "hash_key",
+    "hash_password",
+    "parse_role",
+    "parse_scopes",
+    "revoke_api_key",
+    "validate_password",
+    "verify_password",
+]
