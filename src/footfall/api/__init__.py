@@ -1,0 +1,46 @@
+"""The documented HTTP API (FastAPI): routers for reports, accounts and links mount here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import RedirectResponse, Response
+
+from footfall import __version__
+from footfall.collect import openapi as collect_openapi
+from footfall.settings import Settings
+
+
+def create_api(settings: Settings) -> FastAPI:
+    """The FastAPI application; its OpenAPI schema also documents the collection routes."""
+    api = FastAPI(
+        title="Footfall",
+        version=__version__,
+        description="Self-hosted web, link and email campaign analytics. "
+        "Errors: {status: error, error: {code, message}}.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = get_openapi(
+                title=api.title,
+                version=api.version,
+                description=api.description,
+                routes=api.routes,
+                servers=[{"url": settings.base_url}],
+            )
+            api.openapi_schema = collect_openapi.extend(schema)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+    @api.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/docs", status_code=307)
+
+    return api

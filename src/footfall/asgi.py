@@ -1,0 +1,149 @@
+"""create_app(settings): the ASGI application, wiring stores, queue, writer and routers by role.
+
+Embedded mode (`--role all`) runs collectors, the writer and the API in this one process, since
+DuckDB allows one writing process. The collection routes come first and are plain Starlette; the
+FastAPI application (documented API, /docs, /openapi.json) is mounted behind them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from footfall.accounts.keys import ApiKeyVerifier
+from footfall.api import create_api
+from footfall.api.ops import Health, ops_routes
+from footfall.collect.collector import Collector
+from footfall.collect.routes import CollectConfig, collection_routes
+from footfall.collect.script import TrackerScript
+from footfall.meta.db import make_engine
+from footfall.meta.migrate import upgrade
+from footfall.meta.salts import SaltKeeper
+from footfall.meta.sites import SiteDirectory
+from footfall.metrics import REQUEST_SECONDS
+from footfall.pipeline.steps import Enricher
+from footfall.pipeline.writer import Writer
+from footfall.queue import open_queue
+from footfall.settings import Settings
+from footfall.store import open_event_store
+
+log = logging.getLogger("footfall")
+
+ROLES = ("all", "collector", "api")
+
+
+class RoleError(ValueError):
+    """A role that cannot run with these settings."""
+
+
+def create_app(settings: Settings | None = None, role: str = "all") -> Starlette:
+    """Build the application for `role`; opens stores now and starts the writer at startup."""
+    settings = (settings or Settings.load()).with_secret()
+    if role != "all":
+        raise RoleError(
+            f"--role {role} runs collectors and API servers apart from the writer, which needs "
+            "a shared queue and event store; the embedded spool and DuckDB serve only --role all"
+        )
+    engine = make_engine(settings.database_url)
+    upgrade(settings.database_url)
+    sites = SiteDirectory(engine)
+    salts = SaltKeeper(engine)
+    keys = ApiKeyVerifier(engine)
+    producer, consumer = open_queue(settings)
+    store = open_event_store(settings)
+    enricher = Enricher(
+        secret_key=settings.secret_key.encode(), session_timeout_s=settings.session_timeout
+    )
+    writer = Writer(
+        consumer,
+        store,
+        enricher,
+        batch_size=settings.batch_size,
+        flush_interval=settings.flush_interval,
+        checkpoint_interval=settings.checkpoint_interval,
+        session_timeout_s=settings.session_timeout,
+    )
+    collector = Collector(
+        sites=sites,
+        salts=salts,
+        producer=producer,
+        secret_key=settings.secret_key.encode(),
+        clock_ms=lambda: time.time_ns() // 1_000_000,
+    )
+    config = CollectConfig(
+        trusted_proxies=settings.trusted_proxies,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_bytes=settings.max_batch_bytes,
+        default_site=settings.default_site,
+    )
+    health = Health(store=store, producer=producer, writer=writer, settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        writer.start()
+        log.info("footfall serving %s (events: %s)", settings.base_url, settings.events_url)
+        try:
+            yield
+        finally:
+            writer.stop(timeout=10.0)
+            producer.close()
+            consumer.close()
+            store.close()
+            engine.dispose()
+
+    routes = [
+        *collection_routes(collector, keys, config, TrackerScript()),
+        *ops_routes(health),
+        Mount("/", app=create_api(settings)),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestTimer)])
+    app.state.settings = settings
+    app.state.store = store
+    app.state.writer = writer
+    app.state.sites = sites
+    app.state.engine = engine
+    return app
+
+
+class RequestTimer:
+    """Records request latency per route group in a Prometheus histogram (pure ASGI, cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST_SECONDS.labels(_route_group(scope["path"])).observe(
+                time.perf_counter() - started
+            )
+
+
+def _route_group(path: str) -> str:
+    """A bounded label set: never the raw path (that would let clients create metrics)."""
+    if path == "/api/event":
+        return "event"
+    if path.startswith("/api/v1/events") or path == "/api/v1/conversions" or path == "/analytics":
+        return "server_events"
+    if path.startswith("/js/"):
+        return "script"
+    if path in {"/healthz", "/readyz", "/metrics"}:
+        return "ops"
+    return "api"
+
+
+def app_factory() -> Starlette:
+    """Entry point for `uvicorn --factory footfall.asgi:app_factory` (settings from env)."""
+    return create_app()

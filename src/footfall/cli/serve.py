@@ -1,0 +1,73 @@
+"""`footfall serve`: run the HTTP server (collectors, writer, API) with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from footfall.asgi import ROLES, RoleError, create_app
+from footfall.cli.init import initialize
+from footfall.collect.script import TrackerScriptMissing
+from footfall.settings import Settings
+
+console = Console(stderr=True)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    role: Annotated[
+        str, typer.Option(help="all (embedded), collector or api (scale-out).")
+    ] = "all",
+    workers: Annotated[int, typer.Option(help="Server processes (scale-out roles only).")] = 1,
+) -> None:
+    """Serve collection, the API and the dashboard; SIGTERM drains queued events first."""
+    settings: Settings = ctx.obj.settings if ctx.obj is not None else Settings.load()
+    if role not in ROLES:
+        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
+    if workers != 1 and role == "all":
+        raise typer.BadParameter(
+            "the embedded stores take one process: use --workers with --role collector or api",
+            param_hint="--workers",
+        )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `init`
+    # The same idempotent set-up as `footfall init`: a fresh data dir just works, and the first
+    # admin from FOOTFALL_ADMIN_USER/PASSWORD is created on first start.
+    report = initialize(settings)
+    settings = report.settings
+    url = f"http://{host}:{port}"
+    if report.generated_password:
+        console.print(
+            f"Created the first admin: log in at {settings.base_url} as [bold]{report.admin}"
+            f"[/bold] with password [bold]{report.generated_password}[/bold] (shown only now)."
+        )
+    try:
+        app = create_app(settings, role=role)
+    except (RoleError, TrackerScriptMissing) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    console.print(
+        f"[bold]Footfall[/bold] on [link={url}]{url}[/link] — API docs at {url}/docs; "
+        f"tracker at {url}/js/script.js"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        timeout_graceful_shutdown=8,
+        server_header=False,
+    )
