@@ -91,7 +91,9 @@ class LiveServer:
             self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=timeout)
         self.process = None
-        return code
+        # uvicorn re-raises SIGTERM after its graceful shutdown, the usual status for a service
+        # stopped by its supervisor: that is a clean stop.
+        return 0 if code == -signal.SIGTERM else code
 
     def log(self) -> str:
         """What the server printed so far."""

@@ -1,1 +1,5 @@
-"""pipeline package."""
+"""The pipeline package: enrichment steps and the writer moving queued events into the store."""
+
+from footfall.pipeline.writer import Writer
+
+__all__ = ["Writer"]

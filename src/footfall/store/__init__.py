@@ -1,1 +1,42 @@
-"""store package."""
+"""The store package: opens the event store named by FOOTFALL_EVENTS_URL (duckdb:///path)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from footfall.settings import Settings, url_scheme
+from footfall.store.base import EventStore
+from footfall.store.duckdb import DuckDBEventStore, StoreLockedError
+
+__all__ = [
+    "DuckDBEventStore",
+    "EventStore",
+    "SessionStore",
+    "StoreLockedError",
+    "open_event_store",
+]
+
+
+class SessionStore(EventStore, Protocol):
+    """An event store the writer can resume from: it also lists recent sessions."""
+
+    def recent_sessions(self, since: datetime) -> list[tuple[int, int, int, int]]:
+        """(site_id, visitor_id, session_id, last ts in epoch ms) of sessions seen since then,
+        to restore the sessionizer after a restart."""
+        ...
+
+
+def open_event_store(settings: Settings) -> SessionStore:
+    """Open (creating the schema when new) the event store of `settings.events_url`.
+
+    Raises ValueError for a URL scheme no store handles, and StoreLockedError when another
+    process has the DuckDB file open.
+    """
+    scheme = url_scheme(settings.events_url)
+    if scheme == "duckdb":
+        return DuckDBEventStore(settings.duckdb_path)
+    raise ValueError(
+        f"FOOTFALL_EVENTS_URL={settings.events_url!r}: unknown event store scheme {scheme!r}; "
+        "expected duckdb:///<file>"
+    )

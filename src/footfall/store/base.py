@@ -22,7 +22,10 @@ class EventStore(Protocol):
         """Insert a batch atomically, recording `position` in the same transaction.
 
         With `dedupe`, rows whose event_id is already stored are skipped (used while replaying
-        the queue after a crash). Returns the number of rows inserted.
+        the queue after a crash). A row the store cannot take (a value outside its column's
+        range) is logged and skipped, so one bad row never blocks the queue; any exception
+        means nothing of the batch was stored and the writer retries it. Returns the number of
+        rows inserted.
         """
         ...
 
