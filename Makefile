@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-frontend $(TRACKER): frontend/package.json frontend/package-lock.json $(wildcard frontend/src/*)
+frontend $(TRACKER): frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 run: install
