@@ -1,0 +1,276 @@
+"""The embedded event store: one DuckDB file holding the `events` table and the queue position.
+
+Rows go in through DuckDB's Appender (columnar, about a hundred times faster than executemany)
+inside one transaction that also records the queue position, so rows and position always agree.
+Timestamps are stored as naive UTC `TIMESTAMP`s (the database's TimeZone is set to UTC, so
+aware datetimes convert correctly and reader cursors see UTC); `event_id` is the 16-byte BLOB
+the collector drew. Reads run on their own cursors and never block the writer.
+
+If DuckDB cannot replay its write-ahead log on open (a damaged WAL), the WAL is moved aside and
+the file opens at its last checkpoint; the queue position recorded there is older, and replaying
+the queue from it (with dedupe) restores the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+
+from footfall.events import EVENT_COLUMNS, Event
+
+log = logging.getLogger(__name__)
+
+# Column types of the events table, in Event field order (DESIGN.md section 2).
+_COLUMN_TYPES: dict[str, str] = {
+    "event_id": "BLOB",
+    "ts": "TIMESTAMP",
+    "site_id": "UINTEGER",
+    "name": "VARCHAR",
+    "kind": "VARCHAR",
+    "visitor_id": "UBIGINT",
+    "session_id": "UBIGINT",
+    "user_id": "VARCHAR",
+    "hostname": "VARCHAR",
+    "pathname": "VARCHAR",
+    "referrer": "VARCHAR",
+    "referrer_source": "VARCHAR",
+    "channel": "VARCHAR",
+    "utm_source": "VARCHAR",
+    "utm_medium": "VARCHAR",
+    "utm_campaign": "VARCHAR",
+    "utm_content": "VARCHAR",
+    "utm_term": "VARCHAR",
+    "country": "VARCHAR",
+    "region": "VARCHAR",
+    "city": "VARCHAR",
+    "browser": "VARCHAR",
+    "browser_version": "VARCHAR",
+    "os": "VARCHAR",
+    "os_version": "VARCHAR",
+    "device": "VARCHAR",
+    "screen_width": "INTEGER",
+    "props_keys": "VARCHAR[]",
+    "props_values": "VARCHAR[]",
+    "revenue_amount": "DECIMAL(18,4)",
+    "revenue_currency": "VARCHAR",
+    "link_id": "UBIGINT",
+    "campaign_id": "UBIGINT",
+    "recipient": "VARCHAR",
+    "platform": "VARCHAR",
+    "is_bot": "BOOLEAN",
+    "interactive": "BOOLEAN",
+    "scroll_depth": "INTEGER",
+    "engagement_ms": "BIGINT",
+    "batch_id": "UBIGINT",
+}
+if tuple(_COLUMN_TYPES) != EVENT_COLUMNS:  # a new Event field needs its column here
+    raise RuntimeError("store/duckdb.py _COLUMN_TYPES is out of step with footfall.events.Event")
+
+_STAGING = "events_staging"
+
+_DEDUPE_INSERT = f"""
+INSERT INTO events
+SELECT * FROM {_STAGING} AS staged
+WHERE NOT EXISTS (
+    SELECT 1 FROM events AS stored
+    WHERE stored.ts BETWEEN ? AND ? AND stored.event_id = staged.event_id
+)
+"""
+
+# Python-side conversions the Appender refuses row by row (a value out of a column's range).
+_ROW_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, TypeError, ValueError)
+
+
+class StoreLockedError(RuntimeError):
+    """The DuckDB file is open in another process."""
+
+
+class DuckDBEventStore:
+    """The `EventStore` over one DuckDB file; `insert` and `checkpoint` come from one writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._cursor_lock = threading.Lock()
+        self._con = _connect(self.path)
+        try:
+            # Without this the Appender would shift aware datetimes to the host's time zone.
+            self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+            self._columns = _create_schema(self._con)
+        except BaseException:
+            self._con.close()
+            raise
+
+    def insert(
+        self,
+        events: Sequence[Event],
+        *,
+        batch_id: int = 0,
+        position: str | None = None,
+        dedupe: bool = False,
+    ) -> int:
+        """Append `events` and record `position` in one transaction; returns rows inserted.
+
+        A row DuckDB cannot take (a value outside its column's range) is logged and skipped
+        rather than failing the batch forever. `batch_id` travels on each Event row; with
+        `dedupe`, rows whose event_id is stored already are left out.
+        """
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if dedupe and events:
+                    _append(con, _STAGING, events, None)
+                    # Bounds as constants let DuckDB skip row groups outside the batch's times.
+                    bounds = con.execute(f"SELECT min(ts), max(ts) FROM {_STAGING}").fetchone()
+                    inserted = _count(con.execute(_DEDUPE_INSERT, list(bounds or (None, None))))
+                    con.execute(f"DELETE FROM {_STAGING}")
+                else:
+                    inserted = _append(con, "events", events, self._columns)
+                if position is not None:
+                    con.execute("UPDATE queue_position SET position = ?", [position])
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+        return inserted
+
+    def position(self) -> str | None:
+        """The queue position committed with the last batch."""
+        rows = self.execute("SELECT position FROM queue_position")
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def checkpoint(self) -> str | None:
+        """Run CHECKPOINT (the WAL folds into the main file); returns the position it covers."""
+        with self._write_lock:
+            row = self._con.execute("SELECT position FROM queue_position").fetchone()
+            self._con.execute("CHECKPOINT")
+        return str(row[0]) if row and row[0] is not None else None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run `sql` with `?`/`$n` parameters on a fresh cursor; safe from any thread."""
+        with self._cursor_lock:
+            cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql, list(params) if params is not None else None).fetchall()
+        finally:
+            cursor.close()
+
+    def recent_sessions(self, since: datetime) -> list[tuple[int, int, int, int]]:
+        """(site_id, visitor_id, session_id, last ts in epoch ms) of sessions active since then."""
+        rows = self.execute(
+            "SELECT site_id, visitor_id, session_id, epoch_ms(max(ts)) FROM events "
+            "WHERE ts >= ? GROUP BY site_id, visitor_id, session_id",
+            [_naive_utc(since)],
+        )
+        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
+
+    def close(self) -> None:
+        """Close the file (DuckDB checkpoints on a clean close)."""
+        with self._write_lock:
+            self._con.close()
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"the event store {path} is in use by another Footfall process; stop it first "
+                f"(an embedded DuckDB file has one writing process). DuckDB said: {exc}"
+            ) from exc
+        raise
+    except duckdb.Error as exc:
+        if "replaying WAL" not in str(exc):
+            raise
+        wal = path.with_name(path.name + ".wal")
+        aside = wal.with_name(f"{wal.name}.unreplayable-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+        wal.rename(aside)
+        log.warning(
+            "DuckDB could not replay %s (%s); moved it to %s and opened %s at its last "
+            "checkpoint: the queue replay restores the newer events",
+            wal,
+            str(exc).splitlines()[0],
+            aside,
+            path,
+        )
+        return duckdb.connect(str(path))
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str] | None:
+    """Create or complete the schema; returns the Appender column list if `events` has its
+    columns in an order other than Event's (None: the faster positional append works)."""
+    columns = ",\n    ".join(f"{name} {kind}" for name, kind in _COLUMN_TYPES.items())
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS events (\n    {columns}\n)")
+        existing = _table_columns(con)
+        for name, kind in _COLUMN_TYPES.items():
+            if name not in existing:  # a file from a release before this column existed
+                con.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+        in_order = tuple(_table_columns(con)) == EVENT_COLUMNS
+        con.execute("CREATE TABLE IF NOT EXISTS queue_position (position VARCHAR)")
+        count = con.execute("SELECT count(*) FROM queue_position").fetchone()
+        if count is not None and count[0] == 0:
+            con.execute("INSERT INTO queue_position VALUES (NULL)")
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} AS FROM events LIMIT 0")
+    return None if in_order else list(EVENT_COLUMNS)
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name = 'events' ORDER BY column_index"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    events: Sequence[Event],
+    columns: list[str] | None,
+) -> int:
+    appended = 0
+    astuple = msgspec.structs.astuple
+    with con.appender(table, columns=columns) as appender:
+        for event in events:
+            try:
+                appender.append_row(*astuple(event))
+            except _ROW_ERRORS as exc:
+                log.error("event %s not stored: %s (%r)", event.event_id.hex(), exc, event)
+            else:
+                appended += 1
+    return appended
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _count(result: duckdb.DuckDBPyConnection) -> int:
+    row = result.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        log.debug("rollback after a failed write found no open transaction")
