@@ -21,6 +21,7 @@ from footfall.accounts.keys import ApiKeyVerifier
 from footfall.api import create_api
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
+from footfall.collect.fast import ApiEventFastPath
 from footfall.collect.routes import CollectConfig, collection_routes
 from footfall.collect.script import TrackerScript
 from footfall.meta.db import make_engine
@@ -37,6 +38,9 @@ from footfall.store import open_event_store
 log = logging.getLogger("footfall")
 
 ROLES = ("all", "collector", "api")
+# Visitors whose open visit the sessionizer remembers (~350 bytes each). Far above the visitors
+# active within one session timeout on an instance of this size; beyond it the longest idle go.
+SESSION_MAX_VISITORS = 200_000
 
 
 class RoleError(ValueError):
@@ -59,7 +63,9 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     producer, consumer = open_queue(settings)
     store = open_event_store(settings)
     enricher = Enricher(
-        secret_key=settings.secret_key.encode(), session_timeout_s=settings.session_timeout
+        secret_key=settings.secret_key.encode(),
+        session_timeout_s=settings.session_timeout,
+        max_visitors=SESSION_MAX_VISITORS,
     )
     writer = Writer(
         consumer,
@@ -103,7 +109,19 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
         *ops_routes(health),
         Mount("/", app=create_api(settings)),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestTimer)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                ApiEventFastPath,
+                collector=collector,
+                trusted_proxies=settings.trusted_proxies,
+                max_body_bytes=settings.max_body_bytes,
+            ),
+            Middleware(RequestTimer),
+        ],
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.writer = writer

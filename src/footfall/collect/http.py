@@ -45,15 +45,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def client_ip(request: Request, trusted: Sequence[IPNetwork]) -> str:
-    """The visitor's address: the socket peer, or X-Forwarded-For when the peer is trusted.
-
-    Walks X-Forwarded-For from the right and takes the first address that is not itself a
-    trusted proxy, so a client cannot forge its address by sending the header itself.
-    """
+    """The visitor's address: the socket peer, or X-Forwarded-For when the peer is trusted."""
     peer = request.client.host if request.client else ""
-    if not trusted or not _is_trusted(peer, trusted):
+    return resolve_client_ip(peer, request.headers.get("x-forwarded-for", ""), trusted)
+
+
+def resolve_client_ip(peer: str, forwarded: str, trusted: Sequence[IPNetwork]) -> str:
+    """Walk X-Forwarded-For from the right, taking the first hop that is not a trusted proxy.
+
+    The header counts only when the socket peer itself is a trusted proxy, so a client cannot
+    forge its address by sending the header itself.
+    """
+    if not trusted or not forwarded or not _is_trusted(peer, trusted):
         return peer
-    forwarded = request.headers.get("x-forwarded-for", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
@@ -77,9 +81,14 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_body(code: str, message: str) -> bytes:
     """The contract's error body: {"status": "error", "error": {"code", "message"}}."""
-    body = _error_encoder.encode({"status": "error", "error": {"code": code, "message": message}})
+    return _error_encoder.encode({"status": "error", "error": {"code": code, "message": message}})
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error answer with the contract's body."""
+    body = error_body(code, message)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall.collect.collector import Accepted, Client, Collector
@@ -30,7 +30,6 @@ from footfall.collect.payloads import (
     BadInput,
     Incoming,
     decode_batch,
-    decode_plausible,
     decode_track_conversion,
     decode_track_event,
     decode_user_analytics,
@@ -87,7 +86,7 @@ def collection_routes(
     """The public collection routes, bound to one collector."""
     endpoints = _Endpoints(collector, keys, config)
     return [
-        Route("/api/event", _guard("api_event", endpoints.api_event), methods=["POST"]),
+        # POST /api/event is served by collect.fast.ApiEventFastPath ahead of this router
         Route("/api/event", _preflight, methods=["OPTIONS"]),
         Route("/api/v1/events", _guard("v1_events", endpoints.track_event), methods=["POST"]),
         Route(
@@ -133,8 +132,6 @@ def _guard(endpoint: str, handler: Handler) -> Handler:
             )
         if response.status_code >= 400:
             EVENTS_REJECTED.labels(endpoint, str(response.status_code)).inc()
-        if endpoint == "api_event":
-            response.headers.update(CORS_HEADERS)
         return response
 
     return guarded
@@ -145,18 +142,6 @@ class _Endpoints:
         self._collector = collector
         self._keys = keys
         self._config = config
-
-    async def api_event(self, request: Request) -> Response:
-        body = await read_body(request, self._config.max_body_bytes)
-        incoming = decode_plausible(body)
-        outcome = self._collector.prepare(incoming, self._client(request), drop_bots=True)
-        if isinstance(outcome, DropReason):
-            EVENTS_DROPPED.labels(outcome.value).inc()
-            return PlainTextResponse(
-                "ok", status_code=202, headers={"X-Footfall-Dropped": outcome.value}
-            )
-        self._enqueue("api_event", outcome)
-        return PlainTextResponse("ok", status_code=202)
 
     async def track_event(self, request: Request) -> Response:
         key = self._optional_key(request)
