@@ -1,7 +1,7 @@
-"""Ingest benchmark: wrk drives POST /api/event on one `footfall serve`; reports accepted AND stored.
+"""Ingest benchmark: wrk drives POST /api/event on one `footfall serve`; accepted AND stored.
 
-Prints one JSON object (machine-readable) and writes it to bench/results/. Run with `make bench`
-or `.venv/bin/python bench/ingest.py --duration 30 --connections 32`.
+Prints one JSON object (machine-readable) and writes it to bench/results/. Run with
+`make bench` or `.venv/bin/python bench/ingest.py --duration 30 --connections 32`.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def main() -> None:
     result = {
         "benchmark": "ingest",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         "duration_s": args.duration,
         "connections": args.connections,
         "requests_per_s": round(load["requests"] / (load["duration_us"] / 1e6)),

@@ -28,13 +28,13 @@ DROPPED = "footfall_events_dropped_total"
 
 
 def _counted(server: LiveServer, metric: str) -> dict[str, float]:
-    """A counter's value per label set, read from the server's /metrics."""
+    """A counter's non-zero values per label set, read from the server's /metrics."""
     text = httpx.get(server.url + "/metrics", timeout=5).text
     return {
         ",".join(f"{key}={value}" for key, value in sorted(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == metric
+        if sample.name == metric and sample.value
     }
 
 
