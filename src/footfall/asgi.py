@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from footfall.accounts.keys import ApiKeyVerifier
 from footfall.api import create_api
+from footfall.api.deps import Services
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
 from footfall.collect.fast import ApiEventFastPath
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     routes = [
         *collection_routes(collector, keys, config, TrackerScript()),
         *ops_routes(health),
-        Mount("/", app=create_api(settings)),
+        Mount("/", app=create_api(Services(settings, engine, sites, store))),
     ]
     app = Starlette(
         routes=routes,

@@ -9,12 +9,14 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import RedirectResponse, Response
 
 from footfall import __version__
+from footfall.api.deps import Services
+from footfall.api.errors import install_error_handlers
 from footfall.collect import openapi as collect_openapi
-from footfall.settings import Settings
 
 
-def create_api(settings: Settings) -> FastAPI:
+def create_api(services: Services) -> FastAPI:
     """The FastAPI application; its OpenAPI schema also documents the collection routes."""
+    settings = services.settings
     api = FastAPI(
         title="Footfall",
         version=__version__,
@@ -38,6 +40,10 @@ def create_api(settings: Settings) -> FastAPI:
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+    api.state.services = services
+    install_error_handlers(api)
+
+    # Routers, one line each (keep this block sorted):
 
     @api.get("/", include_in_schema=False)
     def home() -> Response:
