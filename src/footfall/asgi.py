@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,18 +24,22 @@ from footfall.api.deps import Services
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
 from footfall.collect.fast import ApiEventFastPath
+from footfall.collect.links import link_routes
 from footfall.collect.routes import CollectConfig, collection_routes
 from footfall.collect.script import TrackerScript
+from footfall.links.directory import LinkDirectory
+from footfall.links.tokens import TokenSigner
 from footfall.meta.db import make_engine
 from footfall.meta.migrate import upgrade
 from footfall.meta.salts import SaltKeeper
 from footfall.meta.sites import SiteDirectory
 from footfall.metrics import REQUEST_SECONDS
+from footfall.pipeline.offload import EnrichmentProcess, OffloadedLoader
 from footfall.pipeline.steps import Enricher
-from footfall.pipeline.writer import Writer
+from footfall.pipeline.writer import BatchLoader, InlineLoader, Writer
 from footfall.queue import open_queue
 from footfall.settings import Settings
-from footfall.store import open_event_store
+from footfall.store import DuckDBEventStore, SessionStore, open_event_store
 
 log = logging.getLogger("footfall")
 
@@ -61,17 +66,13 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     sites = SiteDirectory(engine)
     salts = SaltKeeper(engine)
     keys = ApiKeyVerifier(engine)
+    links = LinkDirectory(engine)
     producer, consumer = open_queue(settings)
     store = open_event_store(settings)
-    enricher = Enricher(
-        secret_key=settings.secret_key.encode(),
-        session_timeout_s=settings.session_timeout,
-        max_visitors=SESSION_MAX_VISITORS,
-    )
     writer = Writer(
         consumer,
         store,
-        enricher,
+        _batch_loader(settings, store),
         batch_size=settings.batch_size,
         flush_interval=settings.flush_interval,
         checkpoint_interval=settings.checkpoint_interval,
@@ -105,10 +106,13 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
             store.close()
             engine.dispose()
 
+    api = create_api(Services(settings, engine, sites, store))
+    api.state.links = links  # link routes invalidate the redirect cache after their writes
     routes = [
         *collection_routes(collector, keys, config, TrackerScript()),
+        *link_routes(collector, links, TokenSigner(settings.secret_key), settings.trusted_proxies),
         *ops_routes(health),
-        Mount("/", app=create_api(Services(settings, engine, sites, store))),
+        Mount("/", app=api),
     ]
     app = Starlette(
         routes=routes,
@@ -127,8 +131,34 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     app.state.store = store
     app.state.writer = writer
     app.state.sites = sites
+    app.state.links = links
     app.state.engine = engine
     return app
+
+
+def _batch_loader(settings: Settings, store: SessionStore) -> BatchLoader:
+    """Enrich in a child process for DuckDB (the server's GIL stays with the collectors)."""
+    secret = settings.secret_key.encode()
+    if isinstance(store, DuckDBEventStore):
+
+        def open_sessions() -> list[tuple[int, int, int, int]]:
+            since = datetime.now(UTC) - timedelta(seconds=settings.session_timeout)
+            return store.recent_sessions(since)
+
+        process = EnrichmentProcess(
+            secret_key=secret,
+            session_timeout_s=settings.session_timeout,
+            max_visitors=SESSION_MAX_VISITORS,
+            work_dir=settings.data_dir / "batches",
+            recent_sessions=open_sessions,
+        )
+        return OffloadedLoader(store, process)
+    enricher = Enricher(
+        secret_key=secret,
+        session_timeout_s=settings.session_timeout,
+        max_visitors=SESSION_MAX_VISITORS,
+    )
+    return InlineLoader(store, enricher)
 
 
 class RequestTimer:

@@ -70,4 +70,7 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=8,
         server_header=False,
+        # Footfall resolves the client address itself, trusting X-Forwarded-For only from
+        # FOOTFALL_TRUSTED_PROXIES; uvicorn's own rewrite would trust any local peer.
+        proxy_headers=False,
     )

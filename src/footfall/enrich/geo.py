@@ -13,6 +13,7 @@ MaxMind's GeoLite2 End User License Agreement; geoip2fast's own code is MIT-lice
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -81,8 +82,12 @@ def _public_address(text: str) -> str | None:
     return str(address) if address.is_global else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def locate(ip: str) -> Location:
-    """The country of a public IP address; an empty Location for anything else."""
+    """The country of a public IP address; an empty Location for anything else.
+
+    Cached: a visitor sends several events from one address, and a lookup costs microseconds.
+    """
     text = ip.strip()
     if not _IPV4.fullmatch(text):
         public = _public_address(text)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
@@ -37,12 +37,51 @@ _WAIT_SLICE = 0.25
 _CHECKPOINT_RESERVE = 0.2
 
 
+@runtime_checkable
 class Enricher(Protocol):
     """What the writer needs from the enrichment step (footfall.pipeline.steps.Enricher)."""
 
     def process(self, raws: Sequence[RawEvent], batch_id: int = 0) -> list[Event]: ...
 
     def restore_sessions(self, rows: Iterable[tuple[int, int, int, int]]) -> None: ...
+
+
+class BatchLoader(Protocol):
+    """Turns a batch of queue records into stored rows (enrich, then insert with the position)."""
+
+    def start(self, open_sessions: list[tuple[int, int, int, int]]) -> None:
+        """Get ready, continuing the visits still open (read back from the store)."""
+        ...
+
+    def load(
+        self, records: list[bytes], *, batch_id: int, position: str | None, dedupe: bool
+    ) -> int:
+        """Enrich and insert atomically with `position`; returns the rows inserted."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InlineLoader:
+    """Enriches in the writer thread and inserts the rows (tests, small setups, any store)."""
+
+    def __init__(self, store: SessionStore, enricher: Enricher) -> None:
+        self._store = store
+        self._enricher = enricher
+
+    def start(self, open_sessions: list[tuple[int, int, int, int]]) -> None:
+        """Restore the sessionizer."""
+        self._enricher.restore_sessions(open_sessions)
+
+    def load(
+        self, records: list[bytes], *, batch_id: int, position: str | None, dedupe: bool
+    ) -> int:
+        """Decode, enrich, insert."""
+        events = enrich_batch(self._enricher, decode_records(records), batch_id)
+        return self._store.insert(events, batch_id=batch_id, position=position, dedupe=dedupe)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class _Abandoned(Exception):
@@ -56,7 +95,7 @@ class Writer:
         self,
         consumer: Consumer,
         store: SessionStore,
-        enricher: Enricher,
+        loader: BatchLoader | Enricher,
         *,
         batch_size: int = 20_000,
         flush_interval: float = 1.0,
@@ -65,7 +104,9 @@ class Writer:
     ) -> None:
         self._consumer = consumer
         self._store = store
-        self._enricher = enricher
+        self._loader: BatchLoader = (
+            InlineLoader(store, loader) if isinstance(loader, Enricher) else loader
+        )
         self._batch_size = max(1, batch_size)
         self._flush_interval = flush_interval
         self._checkpoint_interval = checkpoint_interval
@@ -123,6 +164,8 @@ class Writer:
             self._last_error = f"{type(exc).__name__}: {exc}"
             log.exception("the writer stopped on an unexpected error")
             return
+        finally:
+            self._loader.close()
         self._checkpoint()
 
     def _resume(self) -> None:
@@ -130,7 +173,7 @@ class Writer:
         self._consumer.seek(position)
         since = datetime.now(UTC) - timedelta(seconds=self._session_timeout_s)
         sessions = self._retry(lambda: self._store.recent_sessions(since), "restoring sessions")
-        self._enricher.restore_sessions(sessions)
+        self._retry(lambda: self._loader.start(sessions), "starting enrichment")
         log.info(
             "writer resuming after queue position %s (%d open sessions)", position, len(sessions)
         )
@@ -191,16 +234,15 @@ class Writer:
         QUEUE_LAG_EVENTS.set(len(records))
         started = time.perf_counter()
         batch_id = batches[0].batch_id
-        events = self._enrich(_decode(records), batch_id)
         dedupe = self._replaying
         inserted = self._retry(
-            lambda: self._store.insert(
-                events, batch_id=batch_id, position=batches[-1].position, dedupe=dedupe
+            lambda: self._loader.load(
+                records, batch_id=batch_id, position=batches[-1].position, dedupe=dedupe
             ),
             "storing a batch",
         )
         FLUSH_SECONDS.observe(time.perf_counter() - started)
-        FLUSH_BATCH_EVENTS.observe(len(events))
+        FLUSH_BATCH_EVENTS.observe(inserted)
         EVENTS_STORED.inc(inserted)
         self.stored_total += inserted
         for batch in batches:
@@ -212,19 +254,6 @@ class Writer:
         QUEUE_LAG_EVENTS.set(0)
         if len(records) < self._batch_size:
             self._replaying = False
-
-    def _enrich(self, raws: list[RawEvent], batch_id: int) -> list[Event]:
-        try:
-            return self._enricher.process(raws, batch_id)
-        except Exception:
-            log.exception("enriching a batch failed; enriching its events one by one")
-        events: list[Event] = []
-        for raw in raws:
-            try:
-                events.extend(self._enricher.process([raw], batch_id))
-            except Exception:
-                log.exception("event %s dropped: enrichment failed", raw.event_id.hex())
-        return events
 
     def _checkpoint(self) -> None:
         try:
@@ -260,7 +289,8 @@ class Writer:
         log.warning("writer: %s failed (%s); retrying", what, exc)
 
 
-def _decode(records: list[bytes]) -> list[RawEvent]:
+def decode_records(records: Sequence[bytes]) -> list[RawEvent]:
+    """Decode queue records; one that does not decode is logged and skipped, never fatal."""
     raws = []
     for record in records:
         try:
@@ -270,3 +300,18 @@ def _decode(records: list[bytes]) -> list[RawEvent]:
                 "queue record of %d bytes skipped: it does not decode (%s)", len(record), exc
             )
     return raws
+
+
+def enrich_batch(enricher: Enricher, raws: list[RawEvent], batch_id: int) -> list[Event]:
+    """Enrich a batch; if that fails, event by event, so one bad event cannot block the queue."""
+    try:
+        return enricher.process(raws, batch_id)
+    except Exception:
+        log.exception("enriching a batch failed; enriching its events one by one")
+    events: list[Event] = []
+    for raw in raws:
+        try:
+            events.extend(enricher.process([raw], batch_id))
+        except Exception:
+            log.exception("event %s dropped: enrichment failed", raw.event_id.hex())
+    return events

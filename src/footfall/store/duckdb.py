@@ -95,6 +95,8 @@ class StoreLockedError(RuntimeError):
 class DuckDBEventStore:
     """The `EventStore` over one DuckDB file; `insert` and `checkpoint` come from one writer."""
 
+    dialect_name = "duckdb"  # the query dialect that renders SQL for this store
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +145,34 @@ class DuckDBEventStore:
                 raise
         return inserted
 
+    def insert_file(self, path: Path, *, position: str | None = None, dedupe: bool = False) -> int:
+        """Load a batch file written by `BatchFileWriter`, recording `position`, atomically.
+
+        DuckDB reads and inserts the Parquet file natively, without holding Python's GIL: this
+        is how the server stores batches enriched in its enrichment process.
+        """
+        source = "SELECT * FROM read_parquet(?)"
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if dedupe:
+                    con.execute(f"INSERT INTO {_STAGING} BY NAME {source}", [str(path)])
+                    bounds = con.execute(f"SELECT min(ts), max(ts) FROM {_STAGING}").fetchone()
+                    inserted = _count(con.execute(_DEDUPE_INSERT, list(bounds or (None, None))))
+                    con.execute(f"DELETE FROM {_STAGING}")
+                else:
+                    inserted = _count(
+                        con.execute(f"INSERT INTO events BY NAME {source}", [str(path)])
+                    )
+                if position is not None:
+                    con.execute("UPDATE queue_position SET position = ?", [position])
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+        return inserted
+
     def position(self) -> str | None:
         """The queue position committed with the last batch."""
         rows = self.execute("SELECT position FROM queue_position")
@@ -177,6 +207,32 @@ class DuckDBEventStore:
         """Close the file (DuckDB checkpoints on a clean close)."""
         with self._write_lock:
             self._con.close()
+
+
+class BatchFileWriter:
+    """Writes enriched events to a Parquet file with exactly the `events` table's column types.
+
+    Used in the enrichment process: rows are appended to an in-memory table there, so the server
+    process only has DuckDB load the finished file (`DuckDBEventStore.insert_file`).
+    """
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
+        columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMN_TYPES.items())
+        self._con.execute(f"CREATE TABLE batch ({columns})")
+
+    def write(self, events: Sequence[Event], path: Path) -> int:
+        """Write `events` to `path` (replacing it); returns the rows written."""
+        written = _append(self._con, "batch", events, None)
+        target = str(path).replace("'", "''")
+        self._con.execute(f"COPY batch TO '{target}' (FORMAT parquet, COMPRESSION uncompressed)")
+        self._con.execute("DELETE FROM batch")
+        return written
+
+    def close(self) -> None:
+        """Release the in-memory database."""
+        self._con.close()
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
