@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
         flush_interval=settings.flush_interval,
         checkpoint_interval=settings.checkpoint_interval,
         session_timeout_s=settings.session_timeout,
+        retention_months=settings.retention_months,
     )
     collector = Collector(
         sites=sites,

@@ -97,7 +97,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("admin_user", str, "", "Creates this admin at start when no user exists."),
     SettingSpec("admin_password", str, "", "Password for FOOTFALL_ADMIN_USER."),
     SettingSpec(
-        "retention_months", _positive_int, "0", "Months of events to keep; 0 keeps everything."
+        "retention_months",
+        _positive_int,
+        "0",
+        "Months of events to keep besides the current one (whole months are deleted as they "
+        "age out); 0 keeps everything.",
     ),
     SettingSpec(
         "default_site",

@@ -25,6 +25,7 @@ from footfall.events import Event, RawEvent, decode_raw
 from footfall.metrics import EVENTS_STORED, FLUSH_BATCH_EVENTS, FLUSH_SECONDS, QUEUE_LAG_EVENTS
 from footfall.queue.base import Batch, Consumer
 from footfall.store import SessionStore
+from footfall.store.base import RetainingStore, retention_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ T = TypeVar("T")
 
 _FIRST_RETRY_DELAY = 0.1
 _MAX_RETRY_DELAY = 5.0
+_RETENTION_EVERY_S = 3600.0
 _WAIT_SLICE = 0.25
 # Share of stop()'s timeout kept for the final checkpoint after draining.
 _CHECKPOINT_RESERVE = 0.2
@@ -101,6 +103,7 @@ class Writer:
         flush_interval: float = 1.0,
         checkpoint_interval: float = 30.0,
         session_timeout_s: int = 1800,
+        retention_months: int = 0,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -111,6 +114,8 @@ class Writer:
         self._flush_interval = flush_interval
         self._checkpoint_interval = checkpoint_interval
         self._session_timeout_s = session_timeout_s
+        self._retention_months = retention_months
+        self._next_retention = 0.0  # monotonic time of the next retention pass
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._drain_deadline = float("inf")
@@ -197,6 +202,8 @@ class Writer:
             if time.monotonic() - last_checkpoint >= self._checkpoint_interval:
                 self._checkpoint()
                 last_checkpoint = time.monotonic()
+            if self._retention_months and time.monotonic() >= self._next_retention:
+                self._enforce_retention()
 
     def _gather(self) -> list[Batch]:
         """Batches totalling up to batch_size records, flushed flush_interval after the first."""
@@ -254,6 +261,21 @@ class Writer:
         QUEUE_LAG_EVENTS.set(0)
         if len(records) < self._batch_size:
             self._replaying = False
+
+    def _enforce_retention(self) -> None:
+        """Forget events older than the retention period (FOOTFALL_RETENTION_MONTHS), hourly."""
+        self._next_retention = time.monotonic() + _RETENTION_EVERY_S
+        if not isinstance(self._store, RetainingStore):
+            log.warning("this event store cannot delete old events; retention is not applied")
+            return
+        cutoff = retention_cutoff(datetime.now(UTC), self._retention_months)
+        try:
+            deleted = self._store.delete_before(cutoff)
+        except Exception as exc:
+            self._note_failure(exc, "applying retention")
+            return
+        if deleted:
+            log.info("retention: deleted %d events before %s", deleted, cutoff.date())
 
     def _checkpoint(self) -> None:
         try:

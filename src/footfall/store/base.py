@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
 
 from footfall.events import Event
 
 
 class EventStore(Protocol):
     """Where enriched events live. One writer inserts; any number of readers query."""
+
+    # "duckdb" or "clickhouse": which query dialect renders SQL (and parameters) for this store.
+    dialect_name: str
 
     def insert(
         self,
@@ -42,3 +46,22 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RetainingStore(Protocol):
+    """A store that can forget events older than a cutoff (FOOTFALL_RETENTION_MONTHS)."""
+
+    def delete_before(self, cutoff: datetime) -> int:
+        """Delete events with ts < cutoff (UTC); returns how many went (or -1 when unknown)."""
+        ...
+
+
+def retention_cutoff(now: datetime, months: int) -> datetime:
+    """First instant kept: the start of the month `months` before `now`'s month (UTC).
+
+    Keeping the current month and the `months` before it means at least `months` full months
+    are always there, and whole months go at once (as ClickHouse partitions do).
+    """
+    index = now.astimezone(UTC).year * 12 + now.astimezone(UTC).month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)

@@ -173,6 +173,13 @@ class DuckDBEventStore:
                 raise
         return inserted
 
+    def delete_before(self, cutoff: datetime) -> int:
+        """Delete events older than `cutoff` (retention); returns the rows deleted."""
+        with self._write_lock:
+            return _count(
+                self._con.execute("DELETE FROM events WHERE ts < ?", [_naive_utc(cutoff)])
+            )
+
     def position(self) -> str | None:
         """The queue position committed with the last batch."""
         rows = self.execute("SELECT position FROM queue_position")
