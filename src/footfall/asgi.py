@@ -24,11 +24,8 @@ from footfall.api.deps import Services
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
 from footfall.collect.fast import ApiEventFastPath
-from footfall.collect.links import link_routes
 from footfall.collect.routes import CollectConfig, collection_routes
 from footfall.collect.script import TrackerScript
-from footfall.links.directory import LinkDirectory
-from footfall.links.tokens import TokenSigner
 from footfall.meta.db import make_engine
 from footfall.meta.migrate import upgrade
 from footfall.meta.salts import SaltKeeper
@@ -66,7 +63,6 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     sites = SiteDirectory(engine)
     salts = SaltKeeper(engine)
     keys = ApiKeyVerifier(engine)
-    links = LinkDirectory(engine)
     producer, consumer = open_queue(settings)
     store = open_event_store(settings)
     writer = Writer(
@@ -108,10 +104,8 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
             engine.dispose()
 
     api = create_api(Services(settings, engine, sites, store))
-    api.state.links = links  # link routes invalidate the redirect cache after their writes
     routes = [
         *collection_routes(collector, keys, config, TrackerScript()),
-        *link_routes(collector, links, TokenSigner(settings.secret_key), settings.trusted_proxies),
         *ops_routes(health),
         Mount("/", app=api),
     ]
@@ -132,7 +126,6 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     app.state.store = store
     app.state.writer = writer
     app.state.sites = sites
-    app.state.links = links
     app.state.engine = engine
     return app
 
