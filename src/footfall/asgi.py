@@ -50,14 +50,21 @@ class RoleError(ValueError):
     """A role that cannot run with these settings."""
 
 
-def create_app(settings: Settings | None = None, role: str = "all") -> Starlette:
-    """Build the application for `role`; opens stores now and starts the writer at startup."""
-    settings = (settings or Settings.load()).with_secret()
+def check_role(role: str) -> None:
+    """Raise RoleError when `role` cannot run with these settings (before anything is opened)."""
+    if role not in ROLES:
+        raise RoleError(f"--role {role}: choose one of {', '.join(ROLES)}")
     if role != "all":
         raise RoleError(
             f"--role {role} runs collectors and API servers apart from the writer, which needs "
             "a shared queue and event store; the embedded spool and DuckDB serve only --role all"
         )
+
+
+def create_app(settings: Settings | None = None, role: str = "all") -> Starlette:
+    """Build the application for `role`; opens stores now and starts the writer at startup."""
+    settings = (settings or Settings.load()).with_secret()
+    check_role(role)
     engine = make_engine(settings.database_url)
     upgrade(settings.database_url)
     sites = SiteDirectory(engine)

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from footfall.asgi import ROLES, RoleError, create_app
+from footfall.asgi import RoleError, check_role, create_app
 from footfall.cli.init import initialize
 from footfall.collect.script import TrackerScriptMissing
 from footfall.settings import Settings
@@ -29,8 +29,6 @@ def serve(
 ) -> None:
     """Serve collection, the API and the dashboard; SIGTERM drains queued events first."""
     settings: Settings = ctx.obj.settings if ctx.obj is not None else Settings.load()
-    if role not in ROLES:
-        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
     if workers != 1 and role == "all":
         raise typer.BadParameter(
             "the embedded stores take one process: use --workers with --role collector or api",
@@ -40,6 +38,11 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `init`
+    try:
+        check_role(role)
+    except RoleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
     # The same idempotent set-up as `footfall init`: a fresh data dir just works, and the first
     # admin from FOOTFALL_ADMIN_USER/PASSWORD is created on first start.
     report = initialize(settings)
