@@ -6,6 +6,8 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,7 +90,16 @@ def test_batch_file_round_trips_every_column_exactly(tmp_path: Path) -> None:
         store.close()
 
 
-def test_insert_file_is_atomic_with_the_position_and_dedupes(tmp_path: Path) -> None:
+@dataclass
+class Offloaded:
+    store: DuckDBEventStore
+    process: EnrichmentProcess
+    loader: OffloadedLoader
+
+
+@pytest.fixture
+def offloaded(tmp_path: Path) -> Iterator[Offloaded]:
+    """A DuckDB store fed by a started enrichment process."""
     store = DuckDBEventStore(tmp_path / "events.duckdb")
     process = EnrichmentProcess(
         secret_key=b"secret",
@@ -98,53 +109,49 @@ def test_insert_file_is_atomic_with_the_position_and_dedupes(tmp_path: Path) -> 
         recent_sessions=lambda: [],
     )
     loader = OffloadedLoader(store, process)
+    loader.start([])
     try:
-        loader.start([])
-        records = [encode_raw(raw(n)) for n in range(50)]
-        assert loader.load(records, batch_id=1, position="1:100", dedupe=False) == 50
-        assert store.position() == "1:100"
-        # replaying the same records after a crash stores nothing twice
-        assert loader.load(records, batch_id=1, position="1:100", dedupe=True) == 0
-        stored = rows(store)
-        assert len(stored) == 50
-        assert stored[0][2] == "/p0" and stored[0][3] == "Email" and stored[0][4] == "Safari"
-        assert {str(row[6]) for row in stored if row[6] is not None} == {"12.5000"}
-        # a file that cannot be loaded leaves rows and position untouched
-        bad = tmp_path / "batches" / "broken.parquet"
-        bad.write_bytes(b"not parquet")
-        with pytest.raises(Exception, match="(?i)parquet|magic|invalid"):
-            store.insert_file(bad, position="9:999")
-        assert store.position() == "1:100" and len(rows(store)) == 50
-        assert not list((tmp_path / "batches").glob("batch-*"))  # loaded files are removed
+        yield Offloaded(store, process, loader)
     finally:
         loader.close()
         store.close()
 
 
-def test_a_killed_enrichment_process_is_replaced_and_its_batch_retried(tmp_path: Path) -> None:
-    store = DuckDBEventStore(tmp_path / "events.duckdb")
-    process = EnrichmentProcess(
-        secret_key=b"secret",
-        session_timeout_s=1800,
-        max_visitors=1000,
-        work_dir=tmp_path / "batches",
-        recent_sessions=lambda: [],
-    )
-    loader = OffloadedLoader(store, process)
-    try:
-        loader.start([])
-        loader.load([encode_raw(raw(1))], batch_id=1, position="1:1", dedupe=False)
-        child = process._process
-        assert child is not None and child.pid is not None
-        os.kill(child.pid, signal.SIGKILL)
-        child.join(5)
-        # the dead child is noticed before the batch is sent: a fresh one takes it
-        assert loader.load([encode_raw(raw(2))], batch_id=2, position="1:2", dedupe=False) == 1
-        assert process._process is not None and process._process.pid != child.pid
-        assert len(rows(store)) == 2 and store.position() == "1:2"
-    finally:
-        loader.close()
-        store.close()
+def test_insert_file_is_atomic_with_the_position_and_dedupes(
+    offloaded: Offloaded, tmp_path: Path
+) -> None:
+    store, loader = offloaded.store, offloaded.loader
+    records = [encode_raw(raw(n)) for n in range(50)]
+    assert loader.load(records, batch_id=1, position="1:100", dedupe=False) == 50
+    assert store.position() == "1:100"
+    # replaying the same records after a crash stores nothing twice
+    assert loader.load(records, batch_id=1, position="1:100", dedupe=True) == 0
+    stored = rows(store)
+    assert len(stored) == 50
+    assert stored[0][2] == "/p0" and stored[0][3] == "Email" and stored[0][4] == "Safari"
+    assert {str(row[6]) for row in stored if row[6] is not None} == {"12.5000"}
+    # a file that cannot be loaded leaves rows and position untouched
+    bad = tmp_path / "batches" / "broken.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(Exception, match="(?i)parquet|magic|invalid"):
+        store.insert_file(bad, position="9:999")
+    assert store.position() == "1:100" and len(rows(store)) == 50
+    assert not list((tmp_path / "batches").glob("batch-*"))  # loaded files are removed
+
+
+def test_a_killed_enrichment_process_is_replaced_and_its_batch_retried(
+    offloaded: Offloaded,
+) -> None:
+    store, process, loader = offloaded.store, offloaded.process, offloaded.loader
+    loader.load([encode_raw(raw(1))], batch_id=1, position="1:1", dedupe=False)
+    child = process._process
+    assert child is not None and child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(5)
+    # the dead child is noticed before the batch is sent: a fresh one takes it
+    assert loader.load([encode_raw(raw(2))], batch_id=2, position="1:2", dedupe=False) == 1
+    assert process._process is not None and process._process.pid != child.pid
+    assert len(rows(store)) == 2 and store.position() == "1:2"
 
 
 def _children(pid: int) -> set[int]:
