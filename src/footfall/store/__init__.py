@@ -1,4 +1,7 @@
-"""The store package: opens the event store named by FOOTFALL_EVENTS_URL (duckdb:///path)."""
+"""The store package: opens the event store named by FOOTFALL_EVENTS_URL.
+
+`duckdb:///path` is the embedded store, `clickhouse://host:9000/db` the scale-out one.
+"""
 
 from __future__ import annotations
 
@@ -28,15 +31,21 @@ class SessionStore(EventStore, Protocol):
 
 
 def open_event_store(settings: Settings) -> SessionStore:
-    """Open (creating the schema when new) the event store of `settings.events_url`.
+    """Open (creating the schema, and for ClickHouse the database, when new) the event store
+    of `settings.events_url`.
 
-    Raises ValueError for a URL scheme no store handles, and StoreLockedError when another
-    process has the DuckDB file open.
+    Raises ValueError for a URL no store handles, StoreLockedError when another process has
+    the DuckDB file open, and clickhouse-driver's errors when ClickHouse cannot be reached.
     """
     scheme = url_scheme(settings.events_url)
     if scheme == "duckdb":
         return DuckDBEventStore(settings.duckdb_path)
+    if scheme == "clickhouse":
+        # Imported here: the embedded mode never pays for loading the ClickHouse driver.
+        from footfall.store.clickhouse import ClickHouseEventStore
+
+        return ClickHouseEventStore(settings.events_url)
     raise ValueError(
         f"FOOTFALL_EVENTS_URL={settings.events_url!r}: unknown event store scheme {scheme!r}; "
-        "expected duckdb:///<file>"
+        "expected duckdb:///<file> or clickhouse://<host>:<port>/<database>"
     )
