@@ -24,6 +24,7 @@ from footfall.api.deps import Services
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
 from footfall.collect.fast import ApiEventFastPath
+from footfall.collect.ratelimit import CollectLimits
 from footfall.collect.routes import CollectConfig, collection_routes
 from footfall.collect.script import TrackerScript
 from footfall.meta.db import make_engine
@@ -89,11 +90,13 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
         secret_key=settings.secret_key.encode(),
         clock_ms=lambda: time.time_ns() // 1_000_000,
     )
+    limits = CollectLimits.in_process(settings.rate_limit_ip, settings.rate_limit_site)
     config = CollectConfig(
         trusted_proxies=settings.trusted_proxies,
         max_body_bytes=settings.max_body_bytes,
         max_batch_bytes=settings.max_batch_bytes,
         default_site=settings.default_site,
+        limits=limits,
     )
     health = Health(store=store, producer=producer, writer=writer, settings=settings)
 
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
                 collector=collector,
                 trusted_proxies=settings.trusted_proxies,
                 max_body_bytes=settings.max_body_bytes,
+                limits=limits,
             ),
             Middleware(RequestTimer),
         ],

@@ -142,6 +142,26 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("session_timeout", _positive_int, "1800", "Seconds of inactivity ending a visit."),
     SettingSpec(
+        "token_lifetime",
+        _positive_int,
+        "86400",
+        "Seconds a bearer token from /api/v1/authenticate stays valid.",
+    ),
+    SettingSpec(
+        "rate_limit_ip",
+        float,
+        "50",
+        "Events per second one client address may send to the public collection endpoints "
+        "(bursts of 10 s worth; callers with an ingest API key are limited per site only); "
+        "0 turns it off.",
+    ),
+    SettingSpec(
+        "rate_limit_site",
+        float,
+        "5000",
+        "Events per second one site may receive (bursts of 10 s worth); 0 turns it off.",
+    ),
+    SettingSpec(
         "max_body_bytes", _positive_int, "16384", "Largest accepted body for single-event APIs."
     ),
     SettingSpec(
@@ -178,6 +198,9 @@ class Settings:
     spool_fsync_interval: float
     checkpoint_interval: float
     session_timeout: int
+    token_lifetime: int
+    rate_limit_ip: float
+    rate_limit_site: float
     max_body_bytes: int
     max_batch_bytes: int
     log_level: str

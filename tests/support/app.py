@@ -24,7 +24,13 @@ BROWSER_UA = (
 
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     """Settings isolated from the environment, flushing fast."""
-    values: dict[str, Any] = {"data_dir": str(data_dir), "flush_interval": "0.05"}
+    # Rate limits off: tests send floods from one address on purpose (test_ratelimit covers them).
+    values: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "flush_interval": "0.05",
+        "rate_limit_ip": "0",
+        "rate_limit_site": "0",
+    }
     values.update({key: str(value) for key, value in overrides.items()})
     environ = {f"FOOTFALL_{key.upper()}": value for key, value in values.items()}
     return Settings.load(environ=environ)

@@ -38,6 +38,9 @@ class LiveServer:
             "FOOTFALL_DATA_DIR": str(data_dir),
             "FOOTFALL_BASE_URL": self.url,
             "FOOTFALL_LOG_LEVEL": "warning",
+            # Tests and benchmarks send floods from one address on purpose.
+            "FOOTFALL_RATE_LIMIT_IP": "0",
+            "FOOTFALL_RATE_LIMIT_SITE": "0",
             **(env or {}),
         }
         self.log_path = data_dir / "server.log"

@@ -1,4 +1,4 @@
-"""Password hashing with argon2id: hash, verify (upgrading old parameters), and a length rule."""
+"""Password hashing with argon2id: hash, verify (upgrading old parameters), and strength rules."""
 
 from __future__ import annotations
 
@@ -15,11 +15,24 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 
 
 def validate_password(password: str) -> None:
-    """Raise ValueError with a clear message unless `password` is acceptable."""
+    """Raise ValueError with a clear message unless `password` is acceptable.
+
+    Acceptable: 10 to 1024 characters, and not one of the 30,000 most common passwords.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"password must be at most {MAX_PASSWORD_LENGTH} characters long")
+    if password.lower() in _common_passwords():
+        raise ValueError("this password is one of the most common ones: choose another")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    # zxcvbn ships a frequency list of leaked passwords (lower-case); loaded on first use only.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def hash_password(password: str) -> str:

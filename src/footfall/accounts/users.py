@@ -26,6 +26,16 @@ def validate_username(username: str) -> str:
     return username
 
 
+def check_email(email: str | None) -> str | None:
+    """The email address stripped (None when blank), or ValueError when it is not one."""
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise ValueError(f"{email!r} is not an email address")
+    return email
+
+
 def parse_role(role: str) -> Role:
     """The Role named `role`, or ValueError listing the roles."""
     try:
@@ -42,10 +52,7 @@ def create_user(
     validate_username(username)
     checked_role = parse_role(role)
     validate_password(password)
-    if email is not None:
-        email = email.strip() or None
-    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
-        raise ValueError(f"{email!r} is not an email address")
+    email = check_email(email)
     if get_user(session, username) is not None:
         raise ValueError(f"user {username} already exists")
     user = User(

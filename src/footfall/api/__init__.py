@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import RedirectResponse, Response
 
 from footfall import __version__
+from footfall.api import audit as accounts_audit
+from footfall.api import auth as accounts_auth
+from footfall.api import keys as accounts_keys
+from footfall.api import shared_links as accounts_shared_links
+from footfall.api import sites as accounts_sites
+from footfall.api import users as accounts_users
 from footfall.api.deps import Services
 from footfall.api.errors import install_error_handlers
+from footfall.api.security import public
 from footfall.collect import openapi as collect_openapi
+from footfall.dashboard import login as dashboard_login
 
 
 def create_api(services: Services) -> FastAPI:
@@ -44,8 +52,15 @@ def create_api(services: Services) -> FastAPI:
     install_error_handlers(api)
 
     # Routers, one line each (keep this block sorted):
+    api.include_router(accounts_audit.router)
+    api.include_router(accounts_auth.router)
+    api.include_router(accounts_keys.router)
+    api.include_router(accounts_shared_links.router)
+    api.include_router(accounts_sites.router)
+    api.include_router(accounts_users.router)
+    api.include_router(dashboard_login.router)
 
-    @api.get("/", include_in_schema=False)
+    @api.get("/", include_in_schema=False, dependencies=[Depends(public())])
     def home() -> Response:
         return RedirectResponse("/docs", status_code=307)
 

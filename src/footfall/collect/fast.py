@@ -12,9 +12,15 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from footfall.collect.collector import Client, Collector
+from footfall.collect.collector import Accepted, Client, Collector
 from footfall.collect.http import CORS_HEADERS, IPNetwork, error_body, resolve_client_ip
 from footfall.collect.payloads import BadInput, decode_plausible
+from footfall.collect.ratelimit import (
+    RATE_LIMITED,
+    CollectLimits,
+    rate_limited_message,
+    retry_after,
+)
 from footfall.events import DropReason
 from footfall.metrics import EVENTS_ACCEPTED, EVENTS_DROPPED, EVENTS_REJECTED, REQUEST_SECONDS
 from footfall.queue.base import QueueError
@@ -46,11 +52,13 @@ class ApiEventFastPath:
         collector: Collector,
         trusted_proxies: tuple[IPNetwork, ...],
         max_body_bytes: int,
+        limits: CollectLimits | None = None,
     ) -> None:
         self.app = app
         self._collector = collector
         self._trusted = trusted_proxies
         self._limit = max_body_bytes
+        self._limits = limits
         self._accepted = EVENTS_ACCEPTED.labels("api_event")
         self._latency = REQUEST_SECONDS.labels("event")
         self._dropped = {reason: EVENTS_DROPPED.labels(reason.value) for reason in DropReason}
@@ -78,6 +86,12 @@ class ApiEventFastPath:
                 forwarded = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit() and int(value) > self._limit:
                 return self._error(413, "body_too_large", self._too_large_message())
+        peer = scope["client"][0] if scope.get("client") else ""
+        client = Client(resolve_client_ip(peer, forwarded, self._trusted), user_agent)
+        # A flooding client is turned away before its body is even read.
+        wait = self._limits.ip_wait(client.ip) if self._limits else 0.0
+        if wait:
+            return self._rate_limited("client", wait)
         try:
             body = await self._read(receive)
             incoming = decode_plausible(body)
@@ -85,12 +99,17 @@ class ApiEventFastPath:
             return self._error(413, "body_too_large", self._too_large_message())
         except BadInput as exc:
             return self._error(400, exc.code, exc.message)
-        peer = scope["client"][0] if scope.get("client") else ""
-        client = Client(resolve_client_ip(peer, forwarded, self._trusted), user_agent)
         outcome = self._collector.prepare(incoming, client, drop_bots=True)
         if isinstance(outcome, DropReason):
             self._dropped[outcome].inc()
             return 202, _DROPPED[outcome], b"ok"
+        return self._enqueue(outcome)
+
+    def _enqueue(self, outcome: Accepted) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if self._limits is not None:
+            wait = self._limits.site_wait([event.site_id for event in outcome.events])
+            if wait:
+                return self._rate_limited("site", wait)
         try:
             self._collector.enqueue(outcome)
         except QueueError as exc:
@@ -118,6 +137,12 @@ class ApiEventFastPath:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _rate_limited(
+        self, scope: str, wait: float
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        extra = [(b"retry-after", retry_after(wait).encode())]
+        return self._error(429, RATE_LIMITED, rate_limited_message(scope), extra)
 
     def _too_large_message(self) -> str:
         return f"body is larger than {self._limit} bytes"

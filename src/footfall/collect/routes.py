@@ -35,6 +35,12 @@ from footfall.collect.payloads import (
     decode_user_analytics,
     track_event_from,
 )
+from footfall.collect.ratelimit import (
+    RATE_LIMITED,
+    CollectLimits,
+    rate_limited_message,
+    retry_after,
+)
 from footfall.collect.script import TrackerScript
 from footfall.events import DropReason
 from footfall.metrics import EVENTS_ACCEPTED, EVENTS_DROPPED, EVENTS_REJECTED
@@ -69,6 +75,14 @@ class CollectConfig:
     max_body_bytes: int
     max_batch_bytes: int
     default_site: str
+    # Per-IP and per-site token buckets of the public endpoints; None: not limited.
+    limits: CollectLimits | None = None
+
+
+class _RateLimited(Exception):
+    def __init__(self, scope: str, wait: float) -> None:
+        super().__init__(rate_limited_message(scope))
+        self.wait = wait
 
 
 class _Unauthorized(Exception):
@@ -122,6 +136,8 @@ def _guard(endpoint: str, handler: Handler) -> Handler:
             response = error(413, "body_too_large", str(exc))
         except _Unauthorized as exc:
             response = error(exc.status, exc.code, exc.message)
+        except _RateLimited as exc:
+            response = error(429, RATE_LIMITED, str(exc), {"Retry-After": retry_after(exc.wait)})
         except QueueError as exc:
             log.warning("queue refused events on %s: %s", endpoint, exc)
             response = error(
@@ -145,22 +161,26 @@ class _Endpoints:
 
     async def track_event(self, request: Request) -> Response:
         key = self._optional_key(request)
+        client = self._limited_client(request, key)
         body = await read_body(request, self._config.max_body_bytes)
         incoming = decode_track_event(body, self._collector.now_ms())
-        accepted = self._accept_server_event(incoming, key, self._client(request))
+        accepted = self._accept_server_event(incoming, key, client)
         if isinstance(accepted, DropReason):
             return _dropped_json(accepted)
+        self._limit_sites(accepted)
         self._enqueue("v1_events", accepted)
         event_id = str(uuid.UUID(bytes=accepted.events[0].event_id))
         return json_response(201, {"status": "success", "event_id": event_id})
 
     async def track_conversion(self, request: Request) -> Response:
         key = self._optional_key(request)
+        client = self._limited_client(request, key)
         body = await read_body(request, self._config.max_body_bytes)
         incoming = decode_track_conversion(body, self._collector.now_ms())
-        accepted = self._accept_server_event(incoming, key, self._client(request))
+        accepted = self._accept_server_event(incoming, key, client)
         if isinstance(accepted, DropReason):
             return _dropped_json(accepted)
+        self._limit_sites(accepted)
         self._enqueue("v1_conversions", accepted)
         conversion_id = str(uuid.UUID(bytes=accepted.events[0].event_id))
         return json_response(201, {"status": "success", "conversion_id": conversion_id})
@@ -192,11 +212,13 @@ class _Endpoints:
         )
 
     async def user_analytics(self, request: Request) -> Response:
+        client = self._limited_client(request, None)
         query = dict(request.query_params)
         incoming = decode_user_analytics(query, self._config.default_site, self._collector.now_ms())
-        accepted = self._accept_server_event(incoming, None, self._client(request))
+        accepted = self._accept_server_event(incoming, None, client)
         if isinstance(accepted, DropReason):
             return Response(status_code=204, headers={"X-Footfall-Dropped": accepted.value})
+        self._limit_sites(accepted)
         self._enqueue("analytics", accepted)
         return Response(status_code=204)
 
@@ -227,6 +249,27 @@ class _Endpoints:
     def _enqueue(self, endpoint: str, accepted: Accepted) -> None:
         self._collector.enqueue(accepted)
         EVENTS_ACCEPTED.labels(endpoint).inc(len(accepted.events))
+
+    def _limited_client(self, request: Request, key: KeyInfoLike | None) -> Client:
+        """The client, once its per-IP limit allows this request.
+
+        Requests with an ingest-scope key come from servers speaking for many users: those are
+        limited per site only.
+        """
+        client = self._client(request)
+        limits = self._config.limits
+        if limits is not None and (key is None or INGEST_SCOPE not in key.scopes):
+            wait = limits.ip_wait(client.ip)
+            if wait:
+                raise _RateLimited("client", wait)
+        return client
+
+    def _limit_sites(self, accepted: Accepted) -> None:
+        limits = self._config.limits
+        if limits is not None:
+            wait = limits.site_wait([event.site_id for event in accepted.events])
+            if wait:
+                raise _RateLimited("site", wait)
 
     def _client(self, request: Request) -> Client:
         return Client(

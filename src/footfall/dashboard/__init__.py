@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages (login, account, shared links) over the same services."""
