@@ -12,8 +12,12 @@ from footfall.events import Event
 from footfall.pipeline.steps import Enricher
 from footfall.pipeline.writer import Writer
 from footfall.queue.spool import Spool
-from footfall.store.base import retention_cutoff
+from footfall.store import SessionStore
+from footfall.store.base import RetainingStore, retention_cutoff
 from footfall.store.duckdb import DuckDBEventStore
+from tests.support.stores import clickhouse_server, event_store
+
+__all__ = ["clickhouse_server", "event_store"]  # fixtures
 
 
 @pytest.mark.parametrize(
@@ -76,3 +80,15 @@ def test_writer_deletes_events_older_than_the_retention_period(tmp_path: Path) -
         writer.stop()
         spool.close()
         store.close()
+
+
+def test_both_stores_delete_whole_months_before_the_cutoff(event_store: SessionStore) -> None:
+    assert isinstance(event_store, RetainingStore)
+    cutoff = datetime(2026, 9, 1, tzinfo=UTC)
+    old = [event(datetime(2026, 7, 15, 12, tzinfo=UTC), 1), event(cutoff - timedelta(hours=1), 2)]
+    kept = [event(cutoff, 3), event(datetime(2026, 11, 20, tzinfo=UTC), 4)]
+    event_store.insert(old + kept)
+    assert event_store.delete_before(cutoff) == 2
+    remaining = sorted(row[0] for row in event_store.execute("SELECT visitor_id FROM events"))
+    assert remaining == [3, 4]
+    assert event_store.delete_before(cutoff) == 0

@@ -163,6 +163,30 @@ class ClickHouseEventStore:
         )
         return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
 
+    def delete_before(self, cutoff: datetime) -> int:
+        """Retention: drop the monthly partitions wholly before `cutoff`; returns rows dropped.
+
+        Cutoffs fall on month starts (store.base.retention_cutoff), so whole partitions are
+        exactly the events to forget, and dropping them is instant (no rewrite of parts).
+        """
+        moment = _utc(cutoff)
+        first_kept = moment.year * 100 + moment.month
+        with self._write_lock, self._client() as client:
+            parts = client.execute(
+                "SELECT partition, sum(rows) FROM system.parts "
+                "WHERE database = %(database)s AND table = 'events' AND active "
+                "GROUP BY partition",
+                {"database": self.database},
+            )
+            dropped = 0
+            for partition, rows in parts:
+                if int(partition) < first_kept:
+                    client.execute(
+                        f"ALTER TABLE `{self.database}`.events DROP PARTITION {int(partition)}"
+                    )
+                    dropped += int(rows)
+        return dropped
+
     def close(self) -> None:
         """Disconnect every pooled connection."""
         while True:
