@@ -24,9 +24,12 @@ from footfall.api.deps import Services
 from footfall.api.ops import Health, ops_routes
 from footfall.collect.collector import Collector
 from footfall.collect.fast import ApiEventFastPath
+from footfall.collect.links import LinkFastPath
 from footfall.collect.ratelimit import CollectLimits
 from footfall.collect.routes import CollectConfig, collection_routes
 from footfall.collect.script import TrackerScript
+from footfall.links.directory import LinkDirectory
+from footfall.links.tokens import TokenSigner
 from footfall.meta.db import make_engine
 from footfall.meta.migrate import upgrade
 from footfall.meta.salts import SaltKeeper
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     sites = SiteDirectory(engine)
     salts = SaltKeeper(engine)
     keys = ApiKeyVerifier(engine)
+    links = LinkDirectory(engine)
     producer, consumer = open_queue(settings)
     store = open_event_store(settings)
     writer = Writer(
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
             engine.dispose()
 
     api = create_api(Services(settings, engine, sites, store))
+    api.state.links = links  # the links API invalidates the redirect cache after its writes
     routes = [
         *collection_routes(collector, keys, config, TrackerScript()),
         *ops_routes(health),
@@ -123,6 +128,13 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(
+                LinkFastPath,
+                collector=collector,
+                directory=links,
+                signer=TokenSigner(settings.secret_key),
+                trusted_proxies=settings.trusted_proxies,
+            ),
             Middleware(
                 ApiEventFastPath,
                 collector=collector,
@@ -137,6 +149,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
     app.state.store = store
     app.state.writer = writer
     app.state.sites = sites
+    app.state.links = links
     app.state.engine = engine
     return app
 

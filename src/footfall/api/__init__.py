@@ -11,7 +11,10 @@ from starlette.responses import RedirectResponse, Response
 from footfall import __version__
 from footfall.api import audit as accounts_audit
 from footfall.api import auth as accounts_auth
+from footfall.api import campaigns as links_campaigns
 from footfall.api import keys as accounts_keys
+from footfall.api import links as links_links
+from footfall.api import o7tracker as links_o7tracker
 from footfall.api import shared_links as accounts_shared_links
 from footfall.api import sites as accounts_sites
 from footfall.api import users as accounts_users
@@ -59,6 +62,11 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(accounts_sites.router)
     api.include_router(accounts_users.router)
     api.include_router(dashboard_login.router)
+    api.include_router(links_campaigns.policy_router)
+    api.include_router(links_campaigns.router)
+    api.include_router(links_links.router)
+    api.include_router(links_o7tracker.alias_router)
+    api.include_router(links_o7tracker.router)
 
     @api.get("/", include_in_schema=False, dependencies=[Depends(public())])
     def home() -> Response:

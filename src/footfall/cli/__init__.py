@@ -14,7 +14,7 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from footfall import __version__
-from footfall.cli import sites, users
+from footfall.cli import links, sites, users
 from footfall.cli.demo import demo
 from footfall.cli.init import init
 from footfall.cli.migrate import migrate
@@ -119,6 +119,15 @@ app.add_typer(user_app, name="user")
 site_app = typer.Typer(help="Manage sites.", no_args_is_help=True)
 site_app.command("create")(reports_errors(sites.create))
 app.add_typer(site_app, name="site")
+
+links_app = typer.Typer(help="Manage tracked links.", no_args_is_help=True)
+links_app.command("create")(reports_errors(links.create_link))
+links_app.command("list")(reports_errors(links.list_links))
+app.add_typer(links_app, name="links")
+
+campaign_app = typer.Typer(help="Manage e-mail campaigns.", no_args_is_help=True)
+campaign_app.command("create")(reports_errors(links.create_campaign))
+app.add_typer(campaign_app, name="campaign")
 
 app.command("demo")(reports_errors(demo))
 app.command("migrate")(reports_errors(migrate))

@@ -22,7 +22,7 @@ from footfall.enrich.bots import is_bot
 from footfall.enrich.geo import locate
 from footfall.enrich.props import limit_props
 from footfall.enrich.visitor import user_hash, visitor_hash
-from footfall.events import DropReason, RawEvent, encode_raw
+from footfall.events import DropReason, Kind, RawEvent, encode_raw
 from footfall.queue.base import Producer
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -122,6 +122,52 @@ class Collector:
         if not events:
             return first_reason or DropReason.UNKNOWN_SITE
         return Accepted(events)
+
+    def tracked(
+        self,
+        *,
+        site_id: int,
+        kind: Kind,
+        url: str,
+        referrer: str | None,
+        client: Client,
+        link_id: int | None,
+        campaign_id: int | None,
+        recipient: str | None,
+        platform: str,
+        is_bot: bool,
+    ) -> RawEvent:
+        """A tracked-link click or e-mail open (collect.links), ready for `enqueue`.
+
+        Unlike page events these are never dropped: bots are kept but flagged, and a site's
+        hostname, path and IP exclusions describe its pages, not its links.
+        """
+        today, yesterday = self._salts.salts()
+        location = locate(client.ip)
+        return RawEvent(
+            event_id=self._id_prefix + next(self._id_counter).to_bytes(8, "big"),
+            ts_ms=self._clock_ms(),
+            site_id=site_id,
+            kind=kind.value,
+            name=kind.value,
+            visitor_id=visitor_hash(today, site_id, client.ip, client.user_agent),
+            visitor_id_prev=(
+                visitor_hash(yesterday, site_id, client.ip, client.user_agent)
+                if yesterday
+                else None
+            ),
+            url=url,
+            referrer=referrer,
+            user_agent=client.user_agent,
+            country=location.country or None,
+            region=location.region or None,
+            city=location.city or None,
+            link_id=link_id,
+            campaign_id=campaign_id,
+            recipient=recipient,
+            platform=platform,
+            is_bot=is_bot,
+        )
 
     def enqueue(self, accepted: Accepted) -> None:
         """Append to the queue; raises QueueError (the route answers 503) rather than drop."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from footfall.collect import link_docs
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON_ERROR = {"content": {"application/json": {"schema": _ERROR}}}
 
@@ -298,6 +300,7 @@ PATHS: dict[str, Any] = {
 def extend(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the collection routes and their schemas to an OpenAPI document in place."""
     schema.setdefault("paths", {}).update(PATHS)
+    schema["paths"].update(link_docs.OPENAPI_PATHS)
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {}).update(SCHEMAS)
     components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}

@@ -257,3 +257,6 @@ class Salt(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+from footfall.meta import link_models as link_models  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Tracked links, email campaigns, recipient tokens and the newsletter helper."""
