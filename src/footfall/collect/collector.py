@@ -142,20 +142,16 @@ class Collector:
         Unlike page events these are never dropped: bots are kept but flagged, and a site's
         hostname, path and IP exclusions describe its pages, not its links.
         """
-        today, yesterday = self._salts.salts()
+        visitor_id, visitor_id_prev = self._visitor(site_id, None, client.ip, client.user_agent)
         location = locate(client.ip)
         return RawEvent(
-            event_id=self._id_prefix + next(self._id_counter).to_bytes(8, "big"),
+            event_id=self._next_id(),
             ts_ms=self._clock_ms(),
             site_id=site_id,
             kind=kind.value,
             name=kind.value,
-            visitor_id=visitor_hash(today, site_id, client.ip, client.user_agent),
-            visitor_id_prev=(
-                visitor_hash(yesterday, site_id, client.ip, client.user_agent)
-                if yesterday
-                else None
-            ),
+            visitor_id=visitor_id,
+            visitor_id_prev=visitor_id_prev,
             url=url,
             referrer=referrer,
             user_agent=client.user_agent,
@@ -185,11 +181,11 @@ class Collector:
         reason = _excluded(site, incoming.url, ip)
         if reason is not None:
             return reason
-        visitor_id, visitor_id_prev = self._visitor(site.id, incoming, ip, user_agent)
+        visitor_id, visitor_id_prev = self._visitor(site.id, incoming.user_id, ip, user_agent)
         location = locate(ip)
         keys, values = limit_props(list(incoming.props), list(incoming.props.values()))
         return RawEvent(
-            event_id=self._id_prefix + next(self._id_counter).to_bytes(8, "big"),
+            event_id=self._next_id(),
             ts_ms=incoming.ts_ms if incoming.ts_ms is not None else self._clock_ms(),
             site_id=site.id,
             kind=incoming.kind.value,
@@ -217,11 +213,15 @@ class Collector:
             device_hint=incoming.device_hint,
         )
 
+    def _next_id(self) -> bytes:
+        return self._id_prefix + next(self._id_counter).to_bytes(8, "big")
+
     def _visitor(
-        self, site_id: int, incoming: Incoming, ip: str, user_agent: str
+        self, site_id: int, user_id: str | None, ip: str, user_agent: str
     ) -> tuple[int, int | None]:
-        if incoming.user_id:
-            return user_hash(self._secret, site_id, incoming.user_id), None
+        """(visitor id, the same under yesterday's salt): keyed by user id when one is given."""
+        if user_id:
+            return user_hash(self._secret, site_id, user_id), None
         today, yesterday = self._salts.salts()
         current = visitor_hash(today, site_id, ip, user_agent)
         previous = visitor_hash(yesterday, site_id, ip, user_agent) if yesterday else None
