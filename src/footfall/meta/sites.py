@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from footfall.meta.models import Site, check_timezone
+from footfall.meta.snapshot import Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +150,13 @@ _SNAPSHOT_COLUMNS = select(
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
+class _Sites:
     by_domain: dict[str, SiteInfo]
     by_id: dict[int, SiteInfo]
-    taken_at: float
-    generation: int
 
 
 class SiteDirectory:
-    """Every site in memory, looked up without a database read.
+    """Every site in memory, looked up without a database read (see meta.snapshot).
 
     The first lookup loads the snapshot. Once it is older than `ttl_s`, the next lookup starts a
     refresh on a background thread and keeps answering from the old snapshot meanwhile.
@@ -170,83 +167,35 @@ class SiteDirectory:
         self, engine: Engine, ttl_s: float = 5.0, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._snapshot: _Snapshot | None = None
-        self._lock = threading.Lock()
-        self._generations = itertools.count(1)
-        self._refresher: threading.Thread | None = None
+        self._snapshots = Snapshots(
+            self._load, ttl_s=ttl_s, name="footfall-site-directory", clock=clock
+        )
 
     def lookup(self, domain: str) -> SiteInfo | None:
         """The site registered under `domain` (`www.` and letter case ignored), or None."""
-        return self._current().by_domain.get(normalize_domain(domain))
+        return self._snapshots.current().by_domain.get(normalize_domain(domain))
 
     def by_id(self, site_id: int) -> SiteInfo | None:
         """The site with this id, or None."""
-        return self._current().by_id.get(site_id)
+        return self._snapshots.current().by_id.get(site_id)
 
     def all(self) -> list[SiteInfo]:
         """Every site in the snapshot, ordered by domain."""
-        return sorted(self._current().by_id.values(), key=lambda info: info.domain)
+        return sorted(self._snapshots.current().by_id.values(), key=lambda info: info.domain)
 
     def invalidate(self) -> None:
         """Reload the snapshot now (call after this process created, changed or deleted sites)."""
-        self._install(self._load())
+        self._snapshots.invalidate()
 
     def wait_refreshed(self, timeout_s: float | None = None) -> None:
         """Wait for a background refresh in flight, if any (for shutdown and tests)."""
-        refresher = self._refresher
-        if refresher is not None:
-            refresher.join(timeout_s)
+        self._snapshots.wait_refreshed(timeout_s)
 
-    def _current(self) -> _Snapshot:
-        snapshot = self._snapshot
-        if snapshot is None:
-            loaded = self._load()
-            self._install(loaded)
-            return self._snapshot or loaded
-        if self._clock() - snapshot.taken_at >= self._ttl_s:
-            self._start_refresh()
-        return snapshot
-
-    def _start_refresh(self) -> None:
-        with self._lock:
-            if self._refresher is not None and self._refresher.is_alive():
-                return
-            self._refresher = threading.Thread(
-                target=self._refresh, name="footfall-site-directory", daemon=True
-            )
-            self._refresher.start()
-
-    def _refresh(self) -> None:
-        try:
-            self._install(self._load())
-        except Exception:
-            # Keep serving the old snapshot, and retry after another ttl rather than at once.
-            log.exception("refreshing the site directory failed; keeping the previous snapshot")
-            with self._lock:
-                old = self._snapshot
-                if old is not None:
-                    self._snapshot = _Snapshot(
-                        old.by_domain, old.by_id, self._clock(), old.generation
-                    )
-
-    def _install(self, snapshot: _Snapshot) -> None:
-        # A slow background load must not overwrite a newer one made by invalidate().
-        with self._lock:
-            if self._snapshot is None or snapshot.generation > self._snapshot.generation:
-                self._snapshot = snapshot
-
-    def _load(self) -> _Snapshot:
-        with self._lock:
-            generation = next(self._generations)
-        taken_at = self._clock()
+    def _load(self) -> _Sites:
         # Plain column rows, not ORM objects: thousands of sites load in a few milliseconds.
         with self._engine.connect() as connection:
             infos = [_info(*row) for row in connection.execute(_SNAPSHOT_COLUMNS)]
-        return _Snapshot(
+        return _Sites(
             by_domain={info.domain: info for info in infos},
             by_id={info.id: info for info in infos},
-            taken_at=taken_at,
-            generation=generation,
         )
