@@ -12,9 +12,13 @@ from footfall import __version__
 from footfall.api import audit as accounts_audit
 from footfall.api import auth as accounts_auth
 from footfall.api import campaigns as links_campaigns
+from footfall.api import goals as query_goals
 from footfall.api import keys as accounts_keys
 from footfall.api import links as links_links
 from footfall.api import o7tracker as links_o7tracker
+from footfall.api import query as query_v2
+from footfall.api import realtime as query_realtime
+from footfall.api import reports as query_reports
 from footfall.api import shared_links as accounts_shared_links
 from footfall.api import sites as accounts_sites
 from footfall.api import users as accounts_users
@@ -67,6 +71,10 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(links_links.router)
     api.include_router(links_o7tracker.alias_router)
     api.include_router(links_o7tracker.router)
+    api.include_router(query_goals.router)
+    api.include_router(query_realtime.router)
+    api.include_router(query_reports.router)
+    api.include_router(query_v2.router)
 
     @api.get("/", include_in_schema=False, dependencies=[Depends(public())])
     def home() -> Response:

@@ -259,4 +259,5 @@ class Salt(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary(64))
 
 
+from footfall.meta import goal_models as goal_models  # noqa: E402,F401
 from footfall.meta import link_models as link_models  # noqa: E402,F401

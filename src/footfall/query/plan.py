@@ -1,0 +1,409 @@
+"""The planner: a `Query` over a period becomes SQL trees (one path for every report).
+
+Three shapes give the same numbers, and the planner takes the cheapest that answers:
+- event metrics only (no visit metric and no visit-source dimension or filter): one
+  aggregation over the matching events;
+- dimensions and filters on visit attributes only (source, channel, referrer, UTM, entry and
+  exit page, or no dimension): one row per visit (session_id) with partial counts of its
+  matching events and its whole-visit figures, then grouped;
+- anything else: events grouped by the dimensions and their visit, joined on session_id to the
+  whole-visit figures, then grouped by the dimensions.
+A visit's attributes are those of its first event; bounce, duration, entry and exit pages are
+taken over the whole visit. The SQL returns sums and counts only; ratios and rounding happen
+once, in Python (footfall.query.result), so both stores give identical answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from footfall.events import Kind
+from footfall.query.columns import (
+    NEEDS,
+    PARTIAL_OF,
+    dimensions_of,
+    order_terms,
+    present,
+)
+from footfall.query.dates import Period, granularity_for, offsets
+from footfall.query.goals import GoalSpec, page_regex
+from footfall.query.query import (
+    EVENT_COLUMNS,
+    PROPS_PREFIX,
+    SESSION_DIMENSIONS,
+    TIME_DIMENSIONS,
+    Condition,
+    Filter,
+    Query,
+)
+from footfall.query.sql.dialect import naive_utc
+from footfall.query.sql.expr import (
+    BinOp,
+    Case,
+    Col,
+    Expr,
+    InList,
+    Lit,
+    Not,
+    Select,
+    Value,
+    and_all,
+    eq,
+    fn,
+    or_all,
+)
+
+# Raw aggregates every outer row carries, in this order (see footfall.query.result).
+AGGREGATES: tuple[str, ...] = (
+    "m_visitors",
+    "m_visits",
+    "m_pageviews",
+    "m_events",
+    "m_converted",
+    "m_revenue",
+    "m_bounces",
+    "m_duration",
+    "m_eng_ms",
+    "m_eng_pages",
+)
+
+_TS = Col("ts")
+_KIND = Col("kind")
+_NOT_ENGAGEMENT = BinOp("!=", _KIND, Lit(Kind.ENGAGEMENT.value))
+_IS_PAGEVIEW = eq(_KIND, Lit(Kind.PAGEVIEW.value))
+_IS_ENGAGEMENT = eq(_KIND, Lit(Kind.ENGAGEMENT.value))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The SQL trees for one query over one period."""
+
+    rows: Select  # dimensions + AGGREGATES, ordered and paginated (limit + 1)
+    totals: Select  # AGGREGATES over the whole query, no dimensions
+    count: Select  # the number of distinct dimension rows
+    granularity: str | None  # bucket size of the time dimension, if any
+
+
+def plan(
+    query: Query,
+    site_id: int,
+    period: Period,
+    goals: Sequence[GoalSpec] = (),
+    *,
+    paginate: bool = True,
+) -> Plan:
+    """Plan `query` for the site over `period`."""
+    granularity = None
+    for dimension in query.dimensions:
+        if dimension in TIME_DIMENSIONS:
+            granularity = granularity_for(dimension, period, query.date_range.name == "realtime")
+    builder = _Builder(query, site_id, period, goals, granularity)
+    grouped = builder.grouped(query.dimensions)
+    aliases = [f"d{index}" for index in range(len(query.dimensions))]
+    ordered = Select(
+        columns=tuple((Col(alias), alias) for alias in (*aliases, *AGGREGATES)),
+        source=grouped,
+        order_by=order_terms(query, aliases, granularity is not None),
+        limit=query.limit + 1 if paginate else None,
+        offset=query.offset if paginate else 0,
+    )
+    count = Select(columns=((fn("count"), "n"),), source=grouped)
+    return Plan(ordered, builder.grouped(()), count, granularity)
+
+
+class _Builder:
+    def __init__(
+        self,
+        query: Query,
+        site_id: int,
+        period: Period,
+        goals: Sequence[GoalSpec],
+        granularity: str | None,
+    ) -> None:
+        self.query = query
+        self.period = period
+        self.goals = goals
+        self.granularity = granularity
+        self.sessions = query.needs_sessions()
+        self.needed = {"m_visitors"} | {a for m in query.metrics for a in NEEDS[m]}
+        scope: list[Expr] = [
+            eq(Col("site_id"), Value(site_id)),
+            BinOp(">=", _TS, Value(naive_utc(period.start_at))),
+            BinOp("<", _TS, Value(naive_utc(period.end_at))),
+        ]
+        if not query.include_bots:
+            scope.append(eq(Col("is_bot"), Lit(False)))
+        self.scope = scope
+
+    def grouped(self, dimensions: tuple[str, ...]) -> Select:
+        """AGGREGATES per dimension row, by the cheapest plan that answers the query."""
+        if not self.sessions:
+            return self._direct(dimensions)
+        split = self._split_filters()
+        if split is not None and all(name in SESSION_DIMENSIONS for name in dimensions):
+            return self._by_visit(dimensions, *split)
+        return self._joined(dimensions)
+
+    def _aggregate(self, name: str, expr: Expr) -> tuple[Expr, str]:
+        needed = PARTIAL_OF.get(name, name) in self.needed
+        return (expr if needed else Lit(0), name)
+
+    def _event_where(self, dimensions: tuple[str, ...]) -> list[Expr]:
+        where = list(self.scope)
+        where += [self.filter(item) for item in self.query.filters]
+        if self.query.conversions_only:
+            where.append(self._conversion())
+        where += [cond for name in dimensions if (cond := present(name)) is not None]
+        return where
+
+    def _direct(self, dimensions: tuple[str, ...]) -> Select:
+        """No visit figures needed: one aggregation over the matching events."""
+        conversion = self._conversion()
+        columns: list[tuple[Expr, str]] = [
+            (self.dimension(name), f"d{index}") for index, name in enumerate(dimensions)
+        ]
+        where = self._event_where(dimensions)
+        engaged = bool({"m_eng_ms", "m_eng_pages"} & self.needed)
+        if engaged:
+            visitors = fn("uniq_if", Col("visitor_id"), _NOT_ENGAGEMENT)
+            visits = fn("uniq_if", Col("session_id"), _NOT_ENGAGEMENT)
+            events = fn("count_if", _NOT_ENGAGEMENT)
+        else:
+            # Without time on page, engagement rows are left out up front: exact distinct
+            # counts without a FILTER clause run about twice as fast.
+            where.append(_NOT_ENGAGEMENT)
+            visitors = fn("uniq", Col("visitor_id"))
+            visits = fn("uniq", Col("session_id"))
+            events = fn("count")
+        add = self._aggregate
+        columns += [
+            add("m_visitors", visitors),
+            add("m_visits", visits),
+            add("m_pageviews", fn("count_if", _IS_PAGEVIEW)),
+            add("m_events", events),
+            add("m_converted", fn("uniq_if", Col("visitor_id"), conversion)),
+            add("m_revenue", fn("sum_if", Col("revenue_amount"), conversion)),
+            (Lit(0), "m_bounces"),
+            (Lit(0), "m_duration"),
+            add("m_eng_ms", fn("sum_if", Col("engagement_ms"), _IS_ENGAGEMENT)),
+            add(
+                "m_eng_pages",
+                fn("uniq2_if", Col("session_id"), Col("pathname"), _IS_ENGAGEMENT),
+            ),
+        ]
+        return Select(
+            columns=tuple(columns),
+            source="events",
+            where=and_all(where),
+            group_by=tuple(Col(f"d{index}") for index in range(len(dimensions))),
+        )
+
+    def _outer(self, inner: Select, dims: list[Expr], where: Expr | None = None) -> Select:
+        """The second level over per-visit rows (vid, ev, pv, conv, rev, bounce, dur, eng_*)."""
+        visited = BinOp(">", Col("ev"), Lit(0))
+        columns: list[tuple[Expr, str]] = [(dim, f"d{i}") for i, dim in enumerate(dims)]
+        add = self._aggregate
+        columns += [
+            add("m_visitors", fn("uniq_if", Col("vid"), visited)),
+            add("m_visits", fn("count_if", visited)),
+            add("m_pageviews", fn("sum", Col("pv"))),
+            add("m_events", fn("sum", Col("ev"))),
+            add("m_converted", fn("uniq_if", Col("vid"), BinOp(">", Col("conv"), Lit(0)))),
+            add("m_revenue", fn("sum", Col("rev"))),
+            add("m_bounces", fn("sum_if", Col("bounce"), visited)),
+            add("m_duration", fn("sum_if", Col("dur"), visited)),
+            add("m_eng_ms", fn("sum", Col("eng_ms"))),
+            add("m_eng_pages", fn("sum", Col("eng_pages"))),
+        ]
+        group = tuple(Col(f"d{i}") for i in range(len(dims)))
+        return Select(columns=tuple(columns), source=inner, where=where, group_by=group)
+
+    def _partials(self, matching: Expr | None) -> list[tuple[Expr, str]]:
+        def only(cond: Expr) -> Expr:
+            return cond if matching is None else BinOp("AND", matching, cond)
+
+        conversion = self._conversion()
+        add = self._aggregate
+        return [
+            (fn("any", Col("visitor_id")), "vid"),
+            (fn("count_if", only(_NOT_ENGAGEMENT)), "ev"),
+            add("pv", fn("count_if", only(_IS_PAGEVIEW))),
+            add("conv", fn("count_if", only(conversion))),
+            add("rev", fn("sum_if", Col("revenue_amount"), only(conversion))),
+            add("eng_ms", fn("sum_if", Col("engagement_ms"), only(_IS_ENGAGEMENT))),
+            add("eng_pages", fn("uniq_if", Col("pathname"), only(_IS_ENGAGEMENT))),
+        ]
+
+    def _split_filters(self) -> tuple[list[Expr], Expr | None] | None:
+        """Top-level filters as (conditions on visit attributes, one condition on events);
+        None when a filter mixes the two (then only the joined plan answers it)."""
+        visit: list[Expr] = []
+        events: list[Expr] = []
+        for item in self.query.filters:
+            used = dimensions_of(item)
+            if used <= set(SESSION_DIMENSIONS):
+                visit.append(self.filter(item))
+            elif not used & set(SESSION_DIMENSIONS):
+                events.append(self.filter(item))
+            else:
+                return None
+        if self.query.conversions_only:
+            events.append(self._conversion())
+        return visit, and_all(events)
+
+    def _by_visit(
+        self, dimensions: tuple[str, ...], visit_filters: list[Expr], matching: Expr | None
+    ) -> Select:
+        """Dimensions and visit filters on visit attributes only: one row per visit, then
+        group the visits (no join)."""
+        visits = self._sessions(self._partials(matching) + self._session_stats())
+        where = list(visit_filters)
+        if matching is not None:
+            # Visits without a matching event are no part of the answer.
+            where.append(BinOp(">", Col("hits"), Lit(0)))
+            visits = Select(
+                columns=(*visits.columns, (fn("count_if", matching), "hits")),
+                source=visits.source,
+                where=visits.where,
+                group_by=visits.group_by,
+            )
+        dims: list[Expr] = [Col(SESSION_DIMENSIONS[name]) for name in dimensions]
+        return self._outer(visits, dims, and_all(where))
+
+    def _joined(self, dimensions: tuple[str, ...]) -> Select:
+        """The general plan: events grouped by dimensions and visit, joined to whole visits."""
+        columns: list[tuple[Expr, str]] = [
+            (self.dimension(name), f"d{index}") for index, name in enumerate(dimensions)
+        ]
+        columns += self._partials(None)
+        columns.append((fn("any", Col("s_bounce")), "bounce"))
+        columns.append((fn("any", Col("s_duration")), "dur"))
+        # By alias: the same expression rendered twice would bind its values twice, and the
+        # stores would not see the two as one grouping expression.
+        group = tuple(Col(f"d{index}") for index in range(len(dimensions))) + (Col("session_id"),)
+        inner = Select(
+            columns=tuple(columns),
+            source="events",
+            join=self._sessions(self._session_stats(prefix="s_")),
+            join_using="session_id",
+            where=and_all(self._event_where(dimensions)),
+            group_by=group,
+        )
+        return self._outer(inner, [Col(f"d{i}") for i in range(len(dimensions))])
+
+    def _session_stats(self, prefix: str = "") -> list[tuple[Expr, str]]:
+        interactive = BinOp(
+            "AND",
+            BinOp(
+                "OR",
+                eq(_KIND, Lit(Kind.EVENT.value)),
+                eq(_KIND, Lit(Kind.CONVERSION.value)),
+            ),
+            eq(Col("interactive"), Lit(True)),
+        )
+        bounce = Case(
+            BinOp(
+                "AND",
+                eq(fn("count_if", _IS_PAGEVIEW), Lit(1)),
+                eq(fn("count_if", interactive), Lit(0)),
+            ),
+            Lit(1),
+            Lit(0),
+        )
+        duration = fn("seconds_between", fn("min", _TS), fn("max", _TS))
+        add = self._aggregate
+        if prefix:
+            return [(bounce, f"{prefix}bounce"), (duration, f"{prefix}duration")]
+        return [add("bounce", bounce), add("dur", duration)]
+
+    def _sessions(self, extra: list[tuple[Expr, str]]) -> Select:
+        """One row per visit in the period: its attributes (from its first event) and `extra`."""
+        columns: list[tuple[Expr, str]] = [(Col("session_id"), "session_id"), *extra]
+        used = set(self.query.dimensions) | self.query.filter_dimensions()
+        for name, alias in SESSION_DIMENSIONS.items():
+            if name not in used:
+                continue
+            if alias == "s_entry_page":
+                expr: Expr = fn("arg_min_if", Col("pathname"), _TS, _IS_PAGEVIEW)
+            elif alias == "s_exit_page":
+                expr = fn("arg_max_if", Col("pathname"), _TS, _IS_PAGEVIEW)
+            else:
+                column = "referrer_source" if alias == "s_source" else alias.removeprefix("s_")
+                expr = fn("arg_min", Col(column), _TS)
+            columns.append((expr, alias))
+        return Select(
+            columns=tuple(columns),
+            source="events",
+            where=and_all(list(self.scope)),
+            group_by=(Col("session_id"),),
+        )
+
+    def dimension(self, name: str) -> Expr:
+        """The expression a dimension groups or filters by."""
+        if name in EVENT_COLUMNS:
+            return Col(EVENT_COLUMNS[name])
+        if name in SESSION_DIMENSIONS:
+            return Col(SESSION_DIMENSIONS[name])
+        if name.startswith(PROPS_PREFIX):
+            return fn("prop", Value(name[len(PROPS_PREFIX) :]))
+        if name in TIME_DIMENSIONS and self.granularity is not None:
+            return fn(f"bucket_{self.granularity}", self._local_time())
+        raise ValueError(f"no expression for dimension {name!r}")
+
+    def _local_time(self) -> Expr:
+        """`ts` on the site's wall clock: plus the zone's offset, per DST segment."""
+        segments = offsets(self.period)
+        shift: Expr = Lit(segments[-1][1])
+        for (_, seconds), (boundary, _) in reversed(
+            list(zip(segments, segments[1:], strict=False))
+        ):
+            shift = Case(BinOp("<", _TS, Value(naive_utc(boundary))), Lit(seconds), shift)
+        if shift == Lit(0):
+            return _TS
+        return fn("shift", _TS, shift)
+
+    def filter(self, item: Filter) -> Expr:
+        """A filter tree as one boolean expression."""
+        if isinstance(item, Condition):
+            return self._condition(item)
+        children = [self.filter(child) for child in item.children]
+        if item.operator == "not":
+            return Not(children[0])
+        if item.operator == "or":
+            return or_all(children)
+        combined = and_all(children)
+        assert combined is not None
+        return combined
+
+    def _condition(self, item: Condition) -> Expr:
+        subject = self.dimension(item.dimension)
+        values = item.values
+        if not item.case_sensitive:
+            subject = fn("lower", subject)
+            values = tuple(value.lower() for value in values)
+        base = item.operator.removesuffix("_not")
+        positive: Expr
+        if base == "is":
+            positive = InList(subject, tuple(Value(value) for value in values))
+        elif base == "contains":
+            positive = or_all([fn("contains", subject, Value(value)) for value in values])
+        else:
+            positive = or_all([fn("matches", subject, Value(value)) for value in values])
+        return Not(positive) if item.operator.endswith("_not") else positive
+
+    def _conversion(self) -> Expr:
+        matches: list[Expr] = [eq(_KIND, Lit(Kind.CONVERSION.value))]
+        for goal in self.goals:
+            if goal.event_name is not None:
+                matches.append(
+                    BinOp(
+                        "AND",
+                        eq(Col("name"), Value(goal.event_name)),
+                        BinOp("!=", _KIND, Lit(Kind.PAGEVIEW.value)),
+                    )
+                )
+            elif goal.page_path is not None:
+                regex = Value(page_regex(goal.page_path))
+                matches.append(BinOp("AND", _IS_PAGEVIEW, fn("matches", Col("pathname"), regex)))
+        return or_all(matches)

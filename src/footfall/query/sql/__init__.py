@@ -1,0 +1,1 @@
+"""SQL for the event stores: the tree and its DuckDB and ClickHouse spellings."""
