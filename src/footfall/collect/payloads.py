@@ -8,6 +8,7 @@ a message naming the field, which the routes turn into a 400.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,8 @@ from typing import Any
 import msgspec
 
 from footfall.events import Kind
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 MAX_NAME = 120
 MAX_URL = 2_000
@@ -354,7 +357,7 @@ def _optional_text(value: Any, name: str, limit: int) -> str | None:
     text = value.strip()
     if len(text) > limit:
         raise BadInput(f"`{name}` is longer than {limit} characters", "field_too_long")
-    if any(ord(char) < 32 for char in text):
+    if _CONTROL_CHARACTERS.search(text):
         raise BadInput(f"`{name}` contains control characters", "invalid_field")
     return text
 
