@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -124,17 +125,10 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
         *ops_routes(health),
         Mount("/", app=api),
     ]
-    app = Starlette(
+    app = FootfallApp(
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(
-                LinkFastPath,
-                collector=collector,
-                directory=links,
-                signer=TokenSigner(settings.secret_key),
-                trusted_proxies=settings.trusted_proxies,
-            ),
+        hot_paths=[
             Middleware(
                 ApiEventFastPath,
                 collector=collector,
@@ -142,8 +136,15 @@ def create_app(settings: Settings | None = None, role: str = "all") -> Starlette
                 max_body_bytes=settings.max_body_bytes,
                 limits=limits,
             ),
-            Middleware(RequestTimer),
+            Middleware(
+                LinkFastPath,
+                collector=collector,
+                directory=links,
+                signer=TokenSigner(settings.secret_key),
+                trusted_proxies=settings.trusted_proxies,
+            ),
         ],
+        middleware=[Middleware(RequestTimer)],
     )
     app.state.settings = settings
     app.state.store = store
@@ -177,6 +178,26 @@ def _batch_loader(settings: Settings, store: SessionStore) -> BatchLoader:
         max_visitors=SESSION_MAX_VISITORS,
     )
     return InlineLoader(store, enricher)
+
+
+class FootfallApp(Starlette):
+    """The application; its hot paths answer ahead of Starlette's own middleware stack.
+
+    `/api/event`, `/u/`, `/r/` and `/track/` are answered by bare ASGI handlers that check the
+    path first and pass everything else on; placing them outermost spares every pageview and
+    redirect the error and exception middleware layers (they handle their own errors).
+    """
+
+    def __init__(self, *, hot_paths: list[Middleware], **kwargs: Any) -> None:
+        self._hot_paths = hot_paths
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, wrapped by the hot paths (the first listed is outermost)."""
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self._hot_paths):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 class RequestTimer:
