@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,25 +125,12 @@ class DuckDBEventStore:
         rather than failing the batch forever. `batch_id` travels on each Event row; with
         `dedupe`, rows whose event_id is stored already are left out.
         """
-        with self._write_lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if dedupe and events:
-                    _append(con, _STAGING, events, None)
-                    # Bounds as constants let DuckDB skip row groups outside the batch's times.
-                    bounds = con.execute(f"SELECT min(ts), max(ts) FROM {_STAGING}").fetchone()
-                    inserted = _count(con.execute(_DEDUPE_INSERT, list(bounds or (None, None))))
-                    con.execute(f"DELETE FROM {_STAGING}")
-                else:
-                    inserted = _append(con, "events", events, self._columns)
-                if position is not None:
-                    con.execute("UPDATE queue_position SET position = ?", [position])
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
-        return inserted
+        columns = self._columns
+
+        def append(con: duckdb.DuckDBPyConnection, table: str) -> int:
+            return _append(con, table, events, columns if table == "events" else None)
+
+        return self._write_batch(append, position=position, dedupe=dedupe)
 
     def insert_file(self, path: Path, *, position: str | None = None, dedupe: bool = False) -> int:
         """Load a batch file written by `BatchFileWriter`, recording `position`, atomically.
@@ -151,20 +138,37 @@ class DuckDBEventStore:
         DuckDB reads and inserts the Parquet file natively, without holding Python's GIL: this
         is how the server stores batches enriched in its enrichment process.
         """
-        source = "SELECT * FROM read_parquet(?)"
+
+        def load(con: duckdb.DuckDBPyConnection, table: str) -> int:
+            sql = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)"
+            return _count(con.execute(sql, [str(path)]))
+
+        return self._write_batch(load, position=position, dedupe=dedupe)
+
+    def _write_batch(
+        self,
+        fill: Callable[[duckdb.DuckDBPyConnection, str], int],
+        *,
+        position: str | None,
+        dedupe: bool,
+    ) -> int:
+        """`fill(con, table)` puts a batch into `table`; with `position`, in one transaction.
+
+        With `dedupe` the batch goes to the staging table first and only event ids not stored
+        yet (within the batch's time span) move on to `events`.
+        """
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
                 if dedupe:
-                    con.execute(f"INSERT INTO {_STAGING} BY NAME {source}", [str(path)])
+                    fill(con, _STAGING)
+                    # Bounds as constants let DuckDB skip row groups outside the batch's times.
                     bounds = con.execute(f"SELECT min(ts), max(ts) FROM {_STAGING}").fetchone()
                     inserted = _count(con.execute(_DEDUPE_INSERT, list(bounds or (None, None))))
                     con.execute(f"DELETE FROM {_STAGING}")
                 else:
-                    inserted = _count(
-                        con.execute(f"INSERT INTO events BY NAME {source}", [str(path)])
-                    )
+                    inserted = fill(con, "events")
                 if position is not None:
                     con.execute("UPDATE queue_position SET position = ?", [position])
                 con.execute("COMMIT")
