@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TRACKER := src/footfall/collect/static/script.js
+DASHBOARD := src/footfall/dashboard/static/dashboard.js
 
 .PHONY: install frontend run test lint check-types check-imports pytest system-deps bench clean
 
-install: $(STAMP) $(TRACKER)
+install: $(STAMP) $(TRACKER) $(DASHBOARD)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-frontend $(TRACKER): frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*)
+frontend $(TRACKER) $(DASHBOARD) &: frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 run: install
@@ -45,4 +46,5 @@ bench: install system-deps
 	$(PY) bench/ingest.py
 
 clean:
-	rm -rf $(VENV) frontend/node_modules src/footfall/collect/static .pytest_cache .mypy_cache
+	rm -rf $(VENV) frontend/node_modules src/footfall/collect/static src/footfall/dashboard/static \
+		.pytest_cache .mypy_cache

@@ -1,5 +1,7 @@
-// Builds the tracker: minifies src/tracker.js into the Python package, where the collector
-// serves it as GET /js/script.js, and fails when it outgrows its gzipped size budget.
+// Builds the browser code into the Python package: the tracker (src/tracker.js, served by the
+// collector as GET /js/script.js) and the dashboard's script and stylesheet (src/dashboard.js and
+// src/dashboard.css with uPlot, served under /dashboard/static/). Fails when either outgrows its
+// gzipped size budget.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,3 +33,30 @@ if (gzipped > GZIP_BUDGET_BYTES) {
 mkdirSync(dirname(outfile), { recursive: true });
 writeFileSync(outfile, code);
 console.log(`tracker: ${code.length} bytes, ${gzipped} bytes gzipped (level 9)`);
+
+// The dashboard: script and stylesheet, with uPlot bundled in.
+const dashboardDir = join(here, '..', 'src', 'footfall', 'dashboard', 'static');
+// HTML + JS + CSS of the dashboard must stay under 150 KB gzipped; the bundle gets most of it.
+const DASHBOARD_BUDGET_BYTES = 120 * 1024;
+const dashboard = await build({
+  entryPoints: [join(here, 'src', 'dashboard.js'), join(here, 'src', 'dashboard.css')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2020',
+  legalComments: 'none',
+  outdir: dashboardDir,
+  write: false,
+  logLevel: 'warning',
+});
+mkdirSync(dashboardDir, { recursive: true });
+let dashboardGzipped = 0;
+for (const file of dashboard.outputFiles) {
+  dashboardGzipped += gzipSync(file.contents, { level: 9 }).length;
+  writeFileSync(file.path, file.contents);
+}
+if (dashboardGzipped > DASHBOARD_BUDGET_BYTES) {
+  console.error(`dashboard: ${dashboardGzipped} bytes gzipped, over ${DASHBOARD_BUDGET_BYTES}`);
+  process.exit(1);
+}
+console.log(`dashboard: ${dashboardGzipped} bytes gzipped (script and stylesheet)`);

@@ -12,6 +12,7 @@ from footfall import __version__
 from footfall.api import audit as accounts_audit
 from footfall.api import auth as accounts_auth
 from footfall.api import campaigns as links_campaigns
+from footfall.api import export as dashboard_export
 from footfall.api import goals as query_goals
 from footfall.api import keys as accounts_keys
 from footfall.api import links as links_links
@@ -27,6 +28,7 @@ from footfall.api.errors import install_error_handlers
 from footfall.api.security import public
 from footfall.collect import openapi as collect_openapi
 from footfall.dashboard import login as dashboard_login
+from footfall.dashboard import pages as dashboard_pages
 
 
 def create_api(services: Services) -> FastAPI:
@@ -65,7 +67,9 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(accounts_shared_links.router)
     api.include_router(accounts_sites.router)
     api.include_router(accounts_users.router)
+    api.include_router(dashboard_export.router)
     api.include_router(dashboard_login.router)
+    api.include_router(dashboard_pages.router)
     api.include_router(links_campaigns.policy_router)
     api.include_router(links_campaigns.router)
     api.include_router(links_links.router)
@@ -78,6 +82,7 @@ def create_api(services: Services) -> FastAPI:
 
     @api.get("/", include_in_schema=False, dependencies=[Depends(public())])
     def home() -> Response:
-        return RedirectResponse("/docs", status_code=307)
+        # The site list sends visitors without a session on to the login page.
+        return RedirectResponse("/sites", status_code=307)
 
     return api

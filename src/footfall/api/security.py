@@ -268,7 +268,9 @@ def require(
         principal = await authenticate(request, services, allow_basic=allow_basic)
         if principal is None:
             if login_redirect:
-                target = quote(request.url.path, safe="/")
+                # The page with its query string, so filters and dates survive the login.
+                page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                target = quote(page, safe="/")
                 location = f"{LOGIN_PATH}?next={target}"
                 raise ApiError(303, "login_required", "log in first", {"Location": location})
             raise _unauthorized("authentication required", allow_basic)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from footfall import __version__
 from footfall.cli import links, sites, users
 from footfall.cli.demo import demo
+from footfall.cli.export import export
 from footfall.cli.init import init
 from footfall.cli.migrate import migrate
 from footfall.cli.serve import serve
@@ -129,6 +130,7 @@ campaign_app = typer.Typer(help="Manage e-mail campaigns.", no_args_is_help=True
 campaign_app.command("create")(reports_errors(links.create_campaign))
 app.add_typer(campaign_app, name="campaign")
 
+app.command("export")(reports_errors(export))
 app.command("demo")(reports_errors(demo))
 app.command("migrate")(reports_errors(migrate))
 

@@ -1,1 +1,1 @@
-"""The dashboard: server-rendered pages (login, account, shared links) over the same services."""
+"""The dashboard: server-rendered pages (login, account, sites, site dashboards, shared links)."""

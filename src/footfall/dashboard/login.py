@@ -45,6 +45,9 @@ from footfall.api.security import (
     require,
     shared_link_proof,
 )
+
+# A module import: footfall.api imports this module while footfall.dashboard.pages imports api.
+from footfall.dashboard import pages as dashboard_pages
 from footfall.meta.db import session_scope
 from footfall.meta.models import User
 
@@ -287,13 +290,18 @@ def _has_proof(request: Request, services: Services, link_id: int, token: str) -
 
 @router.get("/share/{token}", dependencies=[Depends(public())])
 def shared(request: Request, services: ServicesDep, token: str) -> Response:
-    """A shared link: its password form when it has one not given yet, else the site's view."""
+    """A shared link: its password form when it has one not given yet, else the site's
+    dashboard, read-only (the query string picks the view, as on the logged-in dashboard)."""
     link_id, name, domain, protected = _shared_link(services, token)
     if protected and not _has_proof(request, services, link_id, token):
         form_token = _form_token(request)
         context = {"csrf_token": form_token, "token": token}
         return _page(request, services, "shared_password.html", context, form_token=form_token)
-    return _page(request, services, "shared.html", {"name": name, "domain": domain})
+    site = services.sites.lookup(domain)
+    if site is None:
+        raise ApiError(404, "shared_link_not_found", "this shared link's site no longer exists")
+    context = dashboard_pages.dashboard_context(request, services, site, shared_token=token)
+    return dashboard_pages.render(request, "shared.html", context | {"name": name})
 
 
 def _check_shared(services: Services, ip: str, token: str, password: str) -> bool:
