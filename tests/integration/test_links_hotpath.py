@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from footfall.collect.links import PIXEL_GIF
-from footfall.links.tokens import TokenSigner
+from footfall.links.tokens import Attribution, TokenSigner, split_attribution
 from tests.support.app import wait_rows
 from tests.support.links import LinksWorld, counting_statements, links_world
 
@@ -33,6 +33,13 @@ def _signer(world: LinksWorld) -> TokenSigner:
     return TokenSigner(world.app.state.settings.secret_key)
 
 
+def _landing(world: LinksWorld, location: str) -> tuple[str, Attribution | None]:
+    """(the target without the attribution parameter, what the parameter says)."""
+    target, value = split_attribution(location)
+    assert value is not None, location
+    return target, _signer(world).read_attribution(world.site_id, value)
+
+
 def _events(world: LinksWorld, where: str, params: list[Any], count: int) -> list[dict[str, Any]]:
     return wait_rows(world.app, count, where, params)
 
@@ -47,7 +54,11 @@ def test_click_redirects_and_records_link_campaign_recipient_platform(world: Lin
         follow_redirects=False,
     )
     assert response.status_code == 302
-    assert response.headers["location"] == "https://example.com/landing?a=1"
+    assert response.headers["location"].startswith("https://example.com/landing?a=1&ffl=")
+    assert _landing(world, response.headers["location"]) == (
+        "https://example.com/landing?a=1",
+        Attribution(link["id"], campaign["id"], "alice@example.com"),
+    )
     assert "no-store" in response.headers["cache-control"]
     [row] = _events(world, "kind = 'click' AND link_id = ?", [link["id"]], 1)
     assert row["campaign_id"] == campaign["id"]
@@ -66,7 +77,10 @@ def test_invalid_signature_still_redirects_but_names_no_recipient(world: LinksWo
         f"/u/{link['code']}/{forged}", headers={"user-agent": ANDROID}, follow_redirects=False
     )
     assert response.status_code == 302
-    assert response.headers["location"] == "https://example.com/tampered"
+    assert _landing(world, response.headers["location"]) == (
+        "https://example.com/tampered",
+        Attribution(link["id"], 0, None),
+    )
     [row] = _events(world, "kind = 'click' AND link_id = ?", [link["id"]], 1)
     assert row["recipient"] == ""
     assert row["platform"] == "Android"
@@ -142,18 +156,16 @@ def test_no_database_statement_per_click_after_warm_up(world: LinksWorld) -> Non
 def test_changes_reach_the_redirect_at_once(world: LinksWorld) -> None:
     link = world.link("https://example.com/before")
     code = link["code"]
-    assert world.client.get(f"/u/{code}", follow_redirects=False).headers["location"] == (
-        "https://example.com/before"
-    )
+    location = world.client.get(f"/u/{code}", follow_redirects=False).headers["location"]
+    assert split_attribution(location)[0] == "https://example.com/before"
     changed = world.client.patch(
         f"/api/v1/links/{link['id']}",
         json={"url": "https://example.com/after"},
         headers=world.auth(),
     )
     assert changed.status_code == 200, changed.text
-    assert world.client.get(f"/u/{code}", follow_redirects=False).headers["location"] == (
-        "https://example.com/after"
-    )
+    location = world.client.get(f"/u/{code}", follow_redirects=False).headers["location"]
+    assert split_attribution(location)[0] == "https://example.com/after"
     # It has a click now, so deleting archives it: the code stops redirecting, stats remain.
     _events(world, "kind = 'click' AND link_id = ?", [link["id"]], 2)
     deleted = world.client.delete(f"/api/v1/links/{link['id']}", headers=world.auth())
@@ -172,3 +184,50 @@ def test_changes_reach_the_redirect_at_once(world: LinksWorld) -> None:
 def test_unknown_track_id_is_404(world: LinksWorld, tmp_path: Path) -> None:
     assert world.client.get("/track/999999", follow_redirects=False).status_code == 404
     assert world.client.get("/track/abc", follow_redirects=False).status_code == 404
+
+
+def test_only_the_links_own_site_gets_the_attribution_parameter(world: LinksWorld) -> None:
+    link = world.link("https://elsewhere.example/page?x=1")
+    response = world.client.get(f"/u/{link['code']}", follow_redirects=False)
+    assert response.headers["location"] == "https://elsewhere.example/page?x=1"
+
+
+def test_the_landing_pageview_carries_the_click_into_the_visit(world: LinksWorld) -> None:
+    campaign = world.campaign("landing")
+    link = world.link("https://example.com/welcome?ref=mail#top", campaign=campaign["code"])
+    token = _signer(world).sign("bob@example.com")
+    location = world.client.get(
+        f"/u/{link['code']}/{token}", headers={"user-agent": IPHONE}, follow_redirects=False
+    ).headers["location"]
+    _, value = split_attribution(location)
+    assert value is not None
+    tampered = value[:-1] + ("A" if value[-1] != "A" else "B")
+    for url in (location, location.replace(value, tampered)):
+        answer = world.client.post(
+            "/api/event",
+            json={"n": "pageview", "u": url, "d": "example.com"},
+            headers={"user-agent": IPHONE},
+        )
+        assert answer.status_code == 202, answer.text
+    rows = _events(world, "kind = 'pageview' AND pathname = ?", ["/welcome"], 2)
+    # Both stored without the parameter; only the genuine one names link, campaign, recipient.
+    assert all("ffl" not in str(value) for row in rows for value in row.values()), rows
+    assert sorted((row["link_id"], row["campaign_id"], row["recipient"]) for row in rows) == [
+        (0, 0, ""),
+        (link["id"], campaign["id"], "bob@example.com"),
+    ]
+
+
+def test_link_json_counts_clicks_and_unique_clickers(world: LinksWorld) -> None:
+    link = world.link("https://example.com/counted")
+    signer = _signer(world)
+    for reader in ("alice@example.com", "alice@example.com", "bob@example.com"):
+        path = f"/u/{link['code']}/{signer.sign(reader)}"
+        answer = world.client.get(path, headers={"user-agent": IPHONE}, follow_redirects=False)
+        assert answer.status_code == 302
+    # A previewer's fetch is stored, flagged, and counted in neither number.
+    preview = {"user-agent": "Slackbot-LinkExpanding 1.0"}
+    world.client.get(f"/u/{link['code']}", headers=preview, follow_redirects=False)
+    _events(world, "kind = 'click' AND link_id = ?", [link["id"]], 4)
+    shown = world.client.get(f"/api/v1/links/{link['id']}", headers=world.auth()).json()
+    assert (shown["click_count"], shown["unique_clicks"]) == (3, 2)

@@ -172,8 +172,11 @@ def stats(
             for item in links_json(services, session, links)
         ]
         sends = campaign.sends
+        site = services.sites.by_id(campaign.site_id)
+    if site is None:
+        raise ApiError(404, "campaign_not_found", f"no campaign with id {campaign_id}")
     return campaign_stats(
-        services.store, campaign_id, shown, sends=sends, include_machine=machine == "include"
+        services.store, site, campaign_id, shown, sends=sends, include_machine=machine == "include"
     )
 
 

@@ -87,7 +87,14 @@ Directory = Annotated[LinkDirectory, Depends(link_directory)]
 
 def links_json(services: Services, session: Session, links: Sequence[Link]) -> list[dict[str, Any]]:
     """Links as the API shows them, with their human click counts from the event store."""
-    counts = link_counts(services.store, [link.id for link in links])
+    counts: dict[int, tuple[int, int]] = {}
+    by_site: dict[int, list[int]] = {}
+    for link in links:
+        by_site.setdefault(link.site_id, []).append(link.id)
+    for site_id, ids in by_site.items():
+        owner = services.sites.by_id(site_id)
+        if owner is not None:
+            counts.update(link_counts(services.store, owner, ids))
     campaign_ids = {link.campaign_id for link in links if link.campaign_id is not None}
     codes: dict[int, str] = dict(
         session.execute(
@@ -288,7 +295,8 @@ def delete_link(
     """Delete a link without clicks; a link with clicks is archived (stops redirecting)."""
     with session_scope(services.engine) as session:
         link = _owned_link(principal, services, session, link_id, Action.LINKS_WRITE)
-        if any_clicks(services.store, link.id):
+        owner = services.sites.by_id(link.site_id)
+        if owner is not None and any_clicks(services.store, owner, link.id):
             service.archive_link(link)
             outcome = "archived"
         else:

@@ -23,6 +23,7 @@ from footfall.enrich.geo import locate
 from footfall.enrich.props import limit_props
 from footfall.enrich.visitor import user_hash, visitor_hash
 from footfall.events import DropReason, Kind, RawEvent, encode_raw
+from footfall.links.tokens import TokenSigner, split_attribution
 from footfall.queue.base import Producer
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -85,6 +86,7 @@ class Collector:
         self._producer = producer
         self._secret = secret_key
         self._clock_ms = clock_ms
+        self._signer = TokenSigner(secret_key)
         # Event ids: a random prefix per collector and a counter. Unique without a system call
         # per event (os.urandom releases the GIL, which costs a thread switch under load).
         self._id_prefix = os.urandom(8)
@@ -111,6 +113,10 @@ class Collector:
         ip = incoming.ip or client.ip
         if drop_bots and is_bot(user_agent):
             return DropReason.BOT
+        # A tracked link's parameter never reaches the stored URL, valid or not.
+        incoming.url, found = split_attribution(incoming.url)
+        if found is not None and incoming.kind is Kind.PAGEVIEW:
+            incoming.attribution = found
         events: list[RawEvent] = []
         first_reason: DropReason | None = None
         for domain in incoming.domains:
@@ -184,6 +190,11 @@ class Collector:
         visitor_id, visitor_id_prev = self._visitor(site.id, incoming.user_id, ip, user_agent)
         location = locate(ip)
         keys, values = limit_props(list(incoming.props), list(incoming.props.values()))
+        attribution = (
+            self._signer.read_attribution(site.id, incoming.attribution)
+            if incoming.attribution
+            else None
+        )
         return RawEvent(
             event_id=self._next_id(),
             ts_ms=incoming.ts_ms if incoming.ts_ms is not None else self._clock_ms(),
@@ -211,6 +222,9 @@ class Collector:
             engagement_ms=incoming.engagement_ms,
             browser_hint=incoming.browser_hint,
             device_hint=incoming.device_hint,
+            link_id=attribution.link_id if attribution else None,
+            campaign_id=(attribution.campaign_id or None) if attribution else None,
+            recipient=attribution.recipient if attribution else None,
         )
 
     def _next_id(self) -> bytes:

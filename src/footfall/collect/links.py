@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +23,7 @@ from footfall.collect.http import IPNetwork, error_body, resolve_client_ip
 from footfall.enrich.useragent import platform_of
 from footfall.events import Kind
 from footfall.links.classify import is_machine
-from footfall.links.tokens import TokenSigner
+from footfall.links.tokens import TokenSigner, with_attribution
 from footfall.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUEST_SECONDS
 from footfall.queue.base import QueueError
 
@@ -181,6 +182,7 @@ class LinkFastPath:
         if link is None:
             EVENTS_REJECTED.labels("link", "404").inc()
             return 404, _LINK_NOT_FOUND, NOT_FOUND_PAGE
+        recipient = self._signer.verify(token) if token else None
         self._record(
             request,
             kind=Kind.CLICK,
@@ -188,10 +190,21 @@ class LinkFastPath:
             url=link.url,
             link_id=link.id,
             campaign_id=link.campaign_id,
-            recipient=self._signer.verify(token) if token else None,
+            recipient=recipient,
             platform=platform_of(request.client.user_agent),
         )
-        return 302, [*_REDIRECT, (b"location", link.url.encode("latin-1"))], b""
+        target = link.url
+        if self._lands_on_own_site(link):
+            value = self._signer.attribution(
+                link.site_id, link.id, link.campaign_id or 0, recipient
+            )
+            target = with_attribution(target, value)
+        return 302, [*_REDIRECT, (b"location", target.encode("latin-1"))], b""
+
+    def _lands_on_own_site(self, link: LinkLike) -> bool:
+        # Only the link's own site can read the parameter; other hosts never see it.
+        site = self._collector.site(_target_host(link.url))
+        return site is not None and site.id == link.site_id
 
     def pixel(self, request: _Request) -> Answer:
         """GET /r/{code}[/{token}].gif: the GIF, always; an open when the campaign is known."""
@@ -265,6 +278,12 @@ class LinkFastPath:
             EVENTS_REJECTED.labels(kind.value, "503").inc()
             return
         self._accepted[kind].inc()
+
+
+@lru_cache(maxsize=16_384)
+def _target_host(url: str) -> str:
+    """The host of a stored target (already normalized: lower case, ASCII, no credentials)."""
+    return urlsplit(url).hostname or ""
 
 
 def _pixel_parts(name: str) -> tuple[str, str | None]:

@@ -64,6 +64,7 @@ class Incoming:
     ip: str | None = None  # None: take the request's address
     browser_hint: str | None = None
     device_hint: str | None = None
+    attribution: str | None = None  # a tracked link's `ffl` value, taken out of `url`
 
 
 # --- POST /api/event (Plausible-compatible, long and short keys) ---------------------------------

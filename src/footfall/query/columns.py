@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 from footfall.events import Kind
-from footfall.query.query import EVENT_COLUMNS, TIME_DIMENSIONS, Condition, Filter, Query
-from footfall.query.sql.expr import BinOp, Case, Col, Expr, Lit, Value, eq, fn
+from footfall.query.query import (
+    EVENT_COLUMNS,
+    SESSION_DIMENSIONS,
+    TIME_DIMENSIONS,
+    Condition,
+    Filter,
+    Query,
+)
+from footfall.query.sql.expr import (
+    BinOp,
+    Case,
+    Col,
+    Expr,
+    InSelect,
+    Lit,
+    Select,
+    Value,
+    and_all,
+    eq,
+    fn,
+)
 
 NOT_ENGAGEMENT = BinOp("!=", Col("kind"), Lit(Kind.ENGAGEMENT.value))
 
@@ -22,6 +41,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "group_conversion_rate": ("m_converted", "m_visitors"),
     "revenue": ("m_revenue",),
     "time_on_page": ("m_eng_ms", "m_eng_pages"),
+    "recipients": ("m_recipients",),
 }
 
 
@@ -48,13 +68,17 @@ def dimensions_of(item: Filter) -> set[str]:
 
 def present(dimension: str) -> Expr | None:
     # Engagement rows update a page's engagement; they are not an event of their own.
-    if dimension == "event:name":
+    if dimension in {"event:name", "event:kind"}:
         return NOT_ENGAGEMENT
     # Rows without a link are not a "link" group; grouping by link:* shows tracked links only.
     if dimension in {"link:code", "link:campaign"}:
         return BinOp("!=", Col(EVENT_COLUMNS[dimension]), Lit(0))
     if dimension in {"link:platform", "link:recipient"}:
         return BinOp("!=", Col(EVENT_COLUMNS[dimension]), Value(""))
+    if dimension in {"visit:link_code", "visit:link_campaign"}:
+        return BinOp("!=", Col(SESSION_DIMENSIONS[dimension]), Lit(0))
+    if dimension == "visit:link_recipient":
+        return BinOp("!=", Col(SESSION_DIMENSIONS[dimension]), Value(""))
     return None
 
 
@@ -72,7 +96,78 @@ _COUNTS: dict[str, str] = {
     "visits": "m_visits",
     "pageviews": "m_pageviews",
     "events": "m_events",
+    "recipients": "m_recipients",
 }
+
+
+# A visit's link attribution comes from its first event that came through a tracked link.
+_ATTRIBUTED = BinOp("!=", Col("link_id"), Lit(0))
+_ATTRIBUTION = {
+    "s_link_code": ("link_id", "arg_min_if_num"),
+    "s_link_campaign": ("campaign_id", "arg_min_if_num"),
+    "s_link_recipient": ("recipient", "arg_min_if"),
+}
+
+
+def visit_attribute(alias: str) -> Expr:
+    """The per-visit aggregate of a SESSION_DIMENSIONS column (grouped by session_id)."""
+    ts = Col("ts")
+    pageview = eq(Col("kind"), Lit(Kind.PAGEVIEW.value))
+    if alias == "s_entry_page":
+        return fn("arg_min_if", Col("pathname"), ts, pageview)
+    if alias == "s_exit_page":
+        return fn("arg_max_if", Col("pathname"), ts, pageview)
+    if alias in _ATTRIBUTION:
+        column, first = _ATTRIBUTION[alias]
+        return fn(first, Col(column), ts, _ATTRIBUTED)
+    column = "referrer_source" if alias == "s_source" else alias.removeprefix("s_")
+    return fn("arg_min", Col(column), ts)
+
+
+def in_burst(scope: list[Expr], burst_ms: int) -> Expr:
+    """Whether the row is a click of a scanner burst: its recipient clicked another link of the
+    same campaign within `burst_ms` (both clicks are the scanner's). `scope` is the site and
+    period; bursts are judged among human clicks that carry a recipient."""
+    clicks = and_all(
+        [
+            *scope,
+            eq(Col("is_bot"), Lit(False)),
+            eq(Col("kind"), Lit(Kind.CLICK.value)),
+            BinOp("!=", Col("recipient"), Value("")),
+            BinOp("!=", Col("campaign_id"), Lit(0)),
+        ]
+    )
+    key = fn("burst_key")
+    first = Select(
+        columns=(
+            (Col("event_id"), "burst_event"),
+            (key, "bk"),
+            (fn("ts_epoch_ms"), "a_ms"),
+            (Col("link_id"), "a_link"),
+        ),
+        source="events",
+        where=clicks,
+    )
+    # Distinct names on the joined side: old ClickHouse joins do not resolve qualified names.
+    other = Select(
+        columns=((key, "bk"), (fn("ts_epoch_ms"), "b_ms"), (Col("link_id"), "b_link")),
+        source="events",
+        where=clicks,
+    )
+    window = Lit(burst_ms)
+    close: list[Expr] = [
+        BinOp("!=", Col("a_link"), Col("b_link")),
+        BinOp("<=", BinOp("-", Col("a_ms"), Col("b_ms")), window),
+        BinOp("<=", BinOp("-", Col("b_ms"), Col("a_ms")), window),
+    ]
+    bursts = Select(
+        columns=((Col("burst_event"), "burst_id"),),
+        source=first,
+        join=other,
+        join_using="bk",
+        where=and_all(close),
+    )
+    return InSelect(Col("event_id"), bursts)
 
 
 def sort_key(metric: str) -> Expr:

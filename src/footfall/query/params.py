@@ -14,10 +14,13 @@ from footfall.query.query import (
     DATE_RANGES,
     EVENT_COLUMNS,
     FILTER_OPERATORS,
+    ID_DIMENSIONS,
+    LINK_TRAFFIC,
     METRICS,
     PROPS_PREFIX,
     SESSION_DIMENSIONS,
     TIME_DIMENSIONS,
+    VISIT_METRICS,
     Comparison,
     Condition,
     DateRange,
@@ -50,8 +53,7 @@ _KNOWN_KEYS = frozenset(
 _NOT_RE2 = re.compile(r"\\[1-9]|\(\?[=!]|\(\?<[=!]")
 _RE2 = duckdb.connect(":memory:")
 _RE2_LOCK = threading.Lock()
-# Filtering link ids by code or campaign name needs the link tables: group by them instead.
-_UNFILTERABLE = frozenset({"link:code", "link:campaign"})
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 def parse_query(payload: Any, *, default_site: str | None = None) -> Query:
@@ -79,6 +81,7 @@ def parse_query(payload: Any, *, default_site: str | None = None) -> Query:
             raise QueryError(f"include.{key}", "unknown option")
     if "percentage" in metrics and not dimensions:
         raise QueryError("metrics", "percentage needs at least one dimension")
+    _check_recipients(metrics, dimensions, filters)
     return Query(
         site=site,
         metrics=metrics,
@@ -114,6 +117,8 @@ def check_dimension(name: Any, field: str) -> str:
     if not isinstance(name, str):
         raise QueryError(field, "expected a dimension name")
     if name in EVENT_COLUMNS or name in SESSION_DIMENSIONS or name in TIME_DIMENSIONS:
+        return name
+    if name == LINK_TRAFFIC:
         return name
     if name.startswith(PROPS_PREFIX):
         key = name[len(PROPS_PREFIX) :]
@@ -178,11 +183,34 @@ def _condition(raw: list[Any], field: str) -> Condition:
     dimension = check_dimension(raw[1], f"{field}[1]")
     if dimension in TIME_DIMENSIONS:
         raise QueryError(f"{field}[1]", "filter time with date_range")
-    if dimension in _UNFILTERABLE:
-        raise QueryError(f"{field}[1]", f"{dimension} can be grouped by, not filtered")
     values = _values(raw[2], operator, field)
+    if dimension in ID_DIMENSIONS and (
+        operator not in {"is", "is_not"} or not all(_ID.fullmatch(value) for value in values)
+    ):
+        raise QueryError(f"{field}[2]", f"{dimension} is filtered by id: is or is_not, numbers")
     case_sensitive = _case_sensitive(raw[3], field) if len(raw) == 4 else True
     return Condition(operator, dimension, values, case_sensitive)
+
+
+def _check_recipients(
+    metrics: tuple[str, ...], dimensions: tuple[str, ...], filters: tuple[Filter, ...]
+) -> None:
+    # Recipients are counted over events; visit figures group whole visits instead.
+    if "recipients" not in metrics:
+        return
+    used = set(dimensions)
+    for item in filters:
+        stack: list[Filter] = [item]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Condition):
+                used.add(node.dimension)
+            else:
+                stack.extend(node.children)
+    if VISIT_METRICS & set(metrics) or used & set(SESSION_DIMENSIONS):
+        raise QueryError(
+            "metrics", "recipients does not combine with visit metrics or visit:* source dimensions"
+        )
 
 
 def _values(values: Any, operator: str, field: str) -> tuple[str, ...]:

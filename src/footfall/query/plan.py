@@ -23,13 +23,17 @@ from footfall.query.columns import (
     NEEDS,
     PARTIAL_OF,
     dimensions_of,
+    in_burst,
     order_terms,
     present,
+    visit_attribute,
 )
 from footfall.query.dates import Period, granularity_for, offsets
 from footfall.query.goals import GoalSpec, page_regex
 from footfall.query.query import (
     EVENT_COLUMNS,
+    ID_DIMENSIONS,
+    LINK_TRAFFIC,
     PROPS_PREFIX,
     SESSION_DIMENSIONS,
     TIME_DIMENSIONS,
@@ -66,6 +70,7 @@ AGGREGATES: tuple[str, ...] = (
     "m_duration",
     "m_eng_ms",
     "m_eng_pages",
+    "m_recipients",
 )
 
 _TS = Col("ts")
@@ -132,9 +137,10 @@ class _Builder:
             BinOp(">=", _TS, Value(naive_utc(period.start_at))),
             BinOp("<", _TS, Value(naive_utc(period.end_at))),
         ]
-        if not query.include_bots:
-            scope.append(eq(Col("is_bot"), Lit(False)))
-        self.scope = scope
+        self.scope = list(scope)
+        if not query.counts_machines():
+            self.scope.append(eq(Col("is_bot"), Lit(False)))
+        self.period_scope = scope
 
     def grouped(self, dimensions: tuple[str, ...]) -> Select:
         """AGGREGATES per dimension row, by the cheapest plan that answers the query."""
@@ -169,6 +175,7 @@ class _Builder:
             visitors = fn("uniq_if", Col("visitor_id"), _NOT_ENGAGEMENT)
             visits = fn("uniq_if", Col("session_id"), _NOT_ENGAGEMENT)
             events = fn("count_if", _NOT_ENGAGEMENT)
+            recipients = fn("uniq_if", fn("recipient_key"), _NOT_ENGAGEMENT)
         else:
             # Without time on page, engagement rows are left out up front: exact distinct
             # counts without a FILTER clause run about twice as fast.
@@ -176,6 +183,7 @@ class _Builder:
             visitors = fn("uniq", Col("visitor_id"))
             visits = fn("uniq", Col("session_id"))
             events = fn("count")
+            recipients = fn("uniq", fn("recipient_key"))
         add = self._aggregate
         columns += [
             add("m_visitors", visitors),
@@ -191,6 +199,7 @@ class _Builder:
                 "m_eng_pages",
                 fn("uniq2_if", Col("session_id"), Col("pathname"), _IS_ENGAGEMENT),
             ),
+            add("m_recipients", recipients),
         ]
         return Select(
             columns=tuple(columns),
@@ -215,6 +224,8 @@ class _Builder:
             add("m_duration", fn("sum_if", Col("dur"), visited)),
             add("m_eng_ms", fn("sum", Col("eng_ms"))),
             add("m_eng_pages", fn("sum", Col("eng_pages"))),
+            # An event-level count only (parse_query refuses it with visit figures).
+            (Lit(0), "m_recipients"),
         ]
         group = tuple(Col(f"d{i}") for i in range(len(dims)))
         return Select(columns=tuple(columns), source=inner, where=where, group_by=group)
@@ -268,6 +279,7 @@ class _Builder:
                 where=visits.where,
                 group_by=visits.group_by,
             )
+        where += [cond for name in dimensions if (cond := present(name)) is not None]
         dims: list[Expr] = [Col(SESSION_DIMENSIONS[name]) for name in dimensions]
         return self._outer(visits, dims, and_all(where))
 
@@ -324,14 +336,7 @@ class _Builder:
         for name, alias in SESSION_DIMENSIONS.items():
             if name not in used:
                 continue
-            if alias == "s_entry_page":
-                expr: Expr = fn("arg_min_if", Col("pathname"), _TS, _IS_PAGEVIEW)
-            elif alias == "s_exit_page":
-                expr = fn("arg_max_if", Col("pathname"), _TS, _IS_PAGEVIEW)
-            else:
-                column = "referrer_source" if alias == "s_source" else alias.removeprefix("s_")
-                expr = fn("arg_min", Col(column), _TS)
-            columns.append((expr, alias))
+            columns.append((visit_attribute(alias), alias))
         return Select(
             columns=tuple(columns),
             source="events",
@@ -343,6 +348,10 @@ class _Builder:
         """The expression a dimension groups or filters by."""
         if name in EVENT_COLUMNS:
             return Col(EVENT_COLUMNS[name])
+        if name == LINK_TRAFFIC:
+            burst = in_burst(self.period_scope, self.query.burst_ms)
+            machine = BinOp("OR", eq(Col("is_bot"), Lit(True)), burst)
+            return Case(machine, Lit("machine"), Lit("human"))
         if name in SESSION_DIMENSIONS:
             return Col(SESSION_DIMENSIONS[name])
         if name.startswith(PROPS_PREFIX):
@@ -384,7 +393,11 @@ class _Builder:
             values = tuple(value.lower() for value in values)
         base = item.operator.removesuffix("_not")
         positive: Expr
-        if base == "is":
+        if item.dimension in ID_DIMENSIONS:
+            # Stored ids: compared as numbers, whatever the case modifier says.
+            ids = tuple(Value(int(value)) for value in item.values)
+            positive = InList(self.dimension(item.dimension), ids)
+        elif base == "is":
             positive = InList(subject, tuple(Value(value) for value in values))
         elif base == "contains":
             positive = or_all([fn("contains", subject, Value(value)) for value in values])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from footfall.links.classify import default_rules
+
 METRICS: tuple[str, ...] = (
     "visitors",
     "visits",
@@ -18,6 +20,7 @@ METRICS: tuple[str, ...] = (
     "revenue",
     "time_on_page",
     "percentage",
+    "recipients",
 )
 
 # Metrics computed over whole visits (the session subquery); the rest are event-level.
@@ -35,6 +38,10 @@ SESSION_DIMENSIONS: dict[str, str] = {
     "visit:utm_campaign": "s_utm_campaign",
     "visit:utm_content": "s_utm_content",
     "visit:utm_term": "s_utm_term",
+    # The visit's attribution: its first event that came through a tracked link.
+    "visit:link_code": "s_link_code",
+    "visit:link_campaign": "s_link_campaign",
+    "visit:link_recipient": "s_link_recipient",
 }
 
 # Dimensions read straight from an event column.
@@ -43,6 +50,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "event:page": "pathname",
     "event:hostname": "hostname",
     "event:revenue_currency": "revenue_currency",
+    "event:kind": "kind",
     "visit:device": "device",
     "visit:browser": "browser",
     "visit:browser_version": "browser_version",
@@ -56,6 +64,15 @@ EVENT_COLUMNS: dict[str, str] = {
     "link:platform": "platform",
     "link:recipient": "recipient",
 }
+
+# Human or machine: flagged at collection, or a click of a scanner burst (one recipient's
+# clicks on two or more different links of a campaign within BURST_MS of each other; the
+# window is the one of the machine rules' data file).
+LINK_TRAFFIC = "link:traffic"
+BURST_MS = round(default_rules().burst_seconds * 1000)
+
+# Filtered by stored id (their names live in the metadata database, not in the events).
+ID_DIMENSIONS = frozenset({"link:code", "link:campaign", "visit:link_code", "visit:link_campaign"})
 
 TIME_DIMENSIONS: tuple[str, ...] = (
     "time",
@@ -164,6 +181,7 @@ class Query:
     comparison: Comparison | None = None
     include_bots: bool = False
     conversions_only: bool = False  # only conversion events (kind conversion or a goal match)
+    burst_ms: int = BURST_MS  # the scanner-burst window of link:traffic
     echo: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def filter_dimensions(self) -> set[str]:
@@ -177,6 +195,11 @@ class Query:
             else:
                 stack.extend(item.children)
         return found
+
+    def counts_machines(self) -> bool:
+        """Whether rows flagged as machines are read (all of them, or to tell them apart)."""
+        used = set(self.dimensions) | self.filter_dimensions()
+        return self.include_bots or LINK_TRAFFIC in used
 
     def needs_sessions(self) -> bool:
         """Whether the plan needs the per-visit subquery."""

@@ -42,6 +42,7 @@ class Aggregates:
     duration: int = 0
     eng_ms: int = 0
     eng_pages: int = 0
+    recipients: int = 0
 
     @classmethod
     def from_row(cls, values: tuple[Any, ...] | list[Any]) -> Aggregates:
@@ -68,6 +69,7 @@ def metric_value(metric: str, row: Aggregates, total: Aggregates | None) -> int 
         "revenue": lambda: float(row.revenue.quantize(Decimal("0.01"), ROUND_HALF_UP)),
         "time_on_page": lambda: int(_ratio(row.eng_ms, row.eng_pages * 1000, 1, "1")),
         "percentage": lambda: _ratio(row.visitors, whole.visitors, 100, "0.1"),
+        "recipients": row.recipients,
     }
     value = values[metric]
     return value() if callable(value) else int(value)

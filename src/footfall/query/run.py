@@ -10,7 +10,7 @@ from footfall.meta.sites import SiteInfo
 from footfall.query.dates import Period, bucket_labels, compare_period, resolve
 from footfall.query.goals import GoalSpec
 from footfall.query.plan import plan
-from footfall.query.query import TIME_DIMENSIONS, Query
+from footfall.query.query import ID_DIMENSIONS, TIME_DIMENSIONS, Query
 from footfall.query.result import (
     Aggregates,
     DimensionLabels,
@@ -25,6 +25,7 @@ from footfall.query.sql.duckdb import DuckDBDialect
 from footfall.query.sql.expr import Col, Select, Value, eq, fn
 from footfall.store.base import EventStore
 
+_LINK_DIMENSIONS = frozenset({"link:code", "visit:link_code"})
 DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "clickhouse": ClickHouseDialect()}
 
 
@@ -115,7 +116,10 @@ class _Runner:
         total = self._total(planned.totals) if _needs_total(query) else None
         rows = [
             ResultRow(
-                dims,
+                [
+                    self._label(name, value)
+                    for name, value in zip(query.dimensions, dims, strict=True)
+                ],
                 [metric_value(metric, aggregates, total) for metric in query.metrics],
             )
             for dims, aggregates in raw
@@ -127,15 +131,12 @@ class _Runner:
         return Aggregates.from_row(found[0]) if found else Aggregates()
 
     def _label(self, dimension: str, value: Any) -> Any:
-        if dimension == "link:code":
-            return self.labels.link_code(int(value)) if self.labels else str(value)
-        if dimension == "link:campaign":
-            return self.labels.campaign_name(int(value)) if self.labels else str(value)
-        if isinstance(value, datetime):
-            return value.strftime("%Y-%m-%d %H:%M:%S")
-        if isinstance(value, date):
-            return value.isoformat()
-        return "" if value is None else str(value)
+        """Stored link and campaign ids as their codes and names (when labels are given)."""
+        if dimension not in ID_DIMENSIONS or self.labels is None:
+            return value
+        if dimension in _LINK_DIMENSIONS:
+            return self.labels.link_code(int(value))
+        return self.labels.campaign_name(int(value))
 
 
 def _fills_buckets(query: Query) -> bool:

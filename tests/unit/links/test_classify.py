@@ -1,14 +1,11 @@
-"""Human or machine: the collection-time rules of data/machine.json and scanner bursts."""
+"""Human or machine: the collection-time rules of data/machine.json (bursts: the query path)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 import pytest
 
 from footfall.events import Kind
-from footfall.links.classify import default_rules, is_machine
-from footfall.links.stats import Hit, burst_machines
+from footfall.links.classify import is_machine
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -65,25 +62,3 @@ def test_mail_provider_image_proxies_are_human_opens(agent: str) -> None:
     assert not is_machine(Kind.OPEN, "GET", agent)
     # The same agents following links are link scanners or discovery, not readers.
     assert is_machine(Kind.CLICK, "GET", agent)
-
-
-def _hit(who: str, link: int, second: float) -> Hit:
-    ts = datetime(2026, 11, 1, 12, 0, 0) + timedelta(seconds=second)
-    return Hit(link, "iPhone", "DE", who, False, ts)
-
-
-def test_scanner_bursts() -> None:
-    window = default_rules().burst_seconds
-    hits = [
-        _hit("scanned@x", 1, 0),  # 0: three links within a second: a scanner
-        _hit("scanned@x", 2, 0.5),  # 1
-        _hit("scanned@x", 3, 1.0),  # 2
-        _hit("reader@x", 1, 0),  # 3: two links a minute apart: a reader
-        _hit("reader@x", 2, 60),  # 4
-        _hit("double@x", 1, 0),  # 5: the same link twice quickly: a double click, human
-        _hit("double@x", 1, 0.2),  # 6
-        _hit("#123", 1, 0),  # 7: visitors without a recipient are never judged by bursts
-        _hit("#123", 2, 0.1),  # 8
-    ]
-    assert window >= 1
-    assert burst_machines(hits, window) == {0, 1, 2}

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from footfall.links.tokens import MAX_RECIPIENT_LENGTH, TokenSigner, check_recipient
+from footfall.links.tokens import (
+    MAX_RECIPIENT_LENGTH,
+    Attribution,
+    TokenSigner,
+    check_recipient,
+    split_attribution,
+    with_attribution,
+)
 
 SIGNER = TokenSigner("instance secret")
 recipients = st.text(
@@ -68,3 +75,71 @@ def test_recipient_limits() -> None:
         check_recipient("a\nb")
     with pytest.raises(ValueError):
         TokenSigner("")
+
+
+# --- the attribution parameter of a redirect ------------------------------------------------
+
+ids = st.integers(min_value=1, max_value=2**53)
+targets = st.sampled_from(
+    [
+        "https://shop.example/",
+        "https://shop.example/landing",
+        "https://shop.example/p?a=1&b=two",
+        "https://shop.example/p?a=1#section",
+        "https://shop.example/app#/route?x=1",
+        "https://shop.example/p?",
+    ]
+)
+
+
+@settings(deadline=None)
+@given(ids, st.integers(min_value=0, max_value=2**31), st.one_of(st.none(), recipients), targets)
+def test_attribution_round_trip_through_a_target(
+    link: int, campaign: int, recipient: str | None, target: str
+) -> None:
+    value = SIGNER.attribution(7, link, campaign, recipient)
+    landed = with_attribution(target, value)
+    assert landed.isascii()
+    # The target's own parts are kept; only the parameter is added, before any fragment.
+    stripped, found = split_attribution(landed)
+    assert found == value
+    assert stripped == target.rstrip("?")
+    assert landed.split("#")[0].endswith("ffl=" + value)
+    assert SIGNER.read_attribution(7, found) == Attribution(link, campaign, recipient)
+
+
+@settings(deadline=None)
+@given(ids, recipients, st.data())
+def test_tampered_or_foreign_attribution_names_nothing(
+    link: int, recipient: str, data: st.DataObject
+) -> None:
+    value = SIGNER.attribution(7, link, 3, recipient)
+    assert SIGNER.read_attribution(8, value) is None  # another site's page
+    assert TokenSigner("another secret").read_attribution(7, value) is None
+    index = data.draw(st.integers(min_value=0, max_value=len(value) - 1))
+    replacement = data.draw(st.sampled_from("0123456789abcXYZ-_.%"))
+    changed = value[:index] + replacement + value[index + 1 :]
+    if changed != value:
+        assert SIGNER.read_attribution(7, changed) is None
+
+
+def test_attribution_is_not_a_recipient_token() -> None:
+    # Different keys: one kind of signature is never accepted as the other.
+    value = SIGNER.attribution(7, 1, 2, None)
+    assert SIGNER.verify(value) is None
+    assert SIGNER.read_attribution(7, SIGNER.sign("1.2.")) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.example/?ffl=1.0..sig", ("https://a.example/", "1.0..sig")),
+        ("https://a.example/?x=1&ffl=v&y=2#h", ("https://a.example/?x=1&y=2#h", "v")),
+        ("https://a.example/?ffl=v&y=2", ("https://a.example/?y=2", "v")),
+        ("https://a.example/?affl=1", ("https://a.example/?affl=1", None)),
+        ("https://a.example/#ffl=1", ("https://a.example/#ffl=1", None)),
+        ("https://a.example/p", ("https://a.example/p", None)),
+    ],
+)
+def test_split_attribution(url: str, expected: tuple[str, str | None]) -> None:
+    assert split_attribution(url) == expected

@@ -14,6 +14,24 @@ def body(**overrides: Any) -> dict[str, Any]:
     return {"site_id": "example.com", "metrics": ["visitors"], "date_range": "30d", **overrides}
 
 
+def test_link_dimensions_filters_by_id_and_recipients() -> None:
+    query = parse_query(
+        body(
+            metrics=["events", "recipients"],
+            dimensions=["link:traffic", "link:code"],
+            filters=[["is", "link:campaign", [7, "8"]], ["is_not", "event:kind", ["open"]]],
+        )
+    )
+    assert query.filters[0] == Condition("is", "link:campaign", ("7", "8"))
+    # Telling machines apart reads the rows flagged as machines; other queries leave them out.
+    assert query.counts_machines() and not query.needs_sessions()
+    assert not parse_query(body(metrics=["events"])).counts_machines()
+    visit = parse_query(
+        body(dimensions=["visit:link_campaign"], filters=[["is", "visit:link_code", [3]]])
+    )
+    assert visit.needs_sessions()
+
+
 def test_a_full_query_parses_into_a_frozen_query() -> None:
     query = parse_query(
         body(
@@ -76,7 +94,10 @@ def test_date_ranges() -> None:
         ({"filters": [["matches", "event:page", ["a" * 300]]]}, "filters[0][2][0]"),
         ({"filters": [["matches", "event:page", ["a*+"]]]}, "filters[0][2][0]"),
         ({"filters": [["matches", "event:page", ["(?>ab)"]]]}, "filters[0][2][0]"),
-        ({"filters": [["is", "link:code", ["abc"]]]}, "filters[0][1]"),
+        ({"filters": [["is", "link:code", ["abc"]]]}, "filters[0][2]"),
+        ({"filters": [["contains", "link:campaign", ["7"]]]}, "filters[0][2]"),
+        ({"metrics": ["recipients", "bounce_rate"]}, "metrics"),
+        ({"metrics": ["recipients"], "dimensions": ["visit:source"]}, "metrics"),
         ({"order_by": [["pageviews", "desc"]]}, "order_by[0]"),
         ({"order_by": [["visitors", "up"]]}, "order_by[0]"),
         ({"pagination": {"limit": 0}}, "pagination.limit"),

@@ -34,6 +34,7 @@ _FUNCTIONS: dict[str, Spelling] = {
     "max": lambda a: f"max({a[0]})",
     "arg_min": lambda a: f"argMin({a[0]}, {a[1]})",
     "arg_min_if": lambda a: f"argMinIf({a[0]}, {a[1]}, {a[2]})",
+    "arg_min_if_num": lambda a: f"argMinIf({a[0]}, {a[1]}, {a[2]})",
     "arg_max_if": lambda a: f"argMaxIf({a[0]}, {a[1]}, {a[2]})",
     "seconds_between": lambda a: (
         f"(toInt64(toUnixTimestamp({a[1]})) - toInt64(toUnixTimestamp({a[0]})))"
@@ -51,6 +52,9 @@ _FUNCTIONS: dict[str, Spelling] = {
     "bucket_week": _bucket("toMonday"),
     "bucket_month": _bucket("toStartOfMonth"),
     "local_date": lambda a: f"toString(toDate({a[0]}, {a[1]}))",
+    "ts_epoch_ms": lambda a: "toInt64(ts_epoch_ms)",
+    "burst_key": lambda a: "concat(toString(campaign_id), '|', recipient)",
+    "recipient_key": lambda a: "if(recipient != '', recipient, concat('#', toString(visitor_id)))",
 }
 
 

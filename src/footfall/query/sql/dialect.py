@@ -17,6 +17,7 @@ from footfall.query.sql.expr import (
     Expr,
     Func,
     InList,
+    InSelect,
     Lit,
     Not,
     Select,
@@ -128,6 +129,8 @@ class Dialect:
                     return self.literal(False)
                 items = ", ".join(self._expr(v, state) for v in values)
                 return f"({self._expr(operand, state)} IN ({items}))"
+            case InSelect(operand, subquery):
+                return f"({self._expr(operand, state)} IN ({self._select(subquery, state)}))"
             case Case(cond, then, otherwise):
                 return (
                     f"(CASE WHEN {self._expr(cond, state)} THEN {self._expr(then, state)} "

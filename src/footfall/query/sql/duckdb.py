@@ -25,6 +25,7 @@ _FUNCTIONS: dict[str, Spelling] = {
     "max": lambda a: f"max({a[0]})",
     "arg_min": lambda a: f"arg_min({a[0]}, {a[1]})",
     "arg_min_if": lambda a: f"coalesce(arg_min({a[0]}, {a[1]}) FILTER (WHERE {a[2]}), '')",
+    "arg_min_if_num": lambda a: f"coalesce(arg_min({a[0]}, {a[1]}) FILTER (WHERE {a[2]}), 0)",
     "arg_max_if": lambda a: f"coalesce(arg_max({a[0]}, {a[1]}) FILTER (WHERE {a[2]}), '')",
     # Whole seconds, as ClickHouse's second-precision times give (integer math is fastest).
     "seconds_between": lambda a: f"(epoch_ms({a[1]}) // 1000 - epoch_ms({a[0]}) // 1000)",
@@ -43,6 +44,11 @@ _FUNCTIONS: dict[str, Spelling] = {
     "bucket_week": lambda a: f"CAST(date_trunc('week', {a[0]}) AS DATE)",
     "bucket_month": lambda a: f"CAST(date_trunc('month', {a[0]}) AS DATE)",
     "local_date": lambda a: f"strftime({_local(a[0], a[1])}, '%Y-%m-%d')",
+    "ts_epoch_ms": lambda a: "epoch_ms(ts)",
+    "burst_key": lambda a: "CAST(campaign_id AS VARCHAR) || '|' || recipient",
+    "recipient_key": lambda a: (
+        "CASE WHEN recipient <> '' THEN recipient ELSE '#' || CAST(visitor_id AS VARCHAR) END"
+    ),
 }
 
 

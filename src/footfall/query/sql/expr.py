@@ -65,6 +65,14 @@ class InList:
 
 
 @dataclass(frozen=True)
+class InSelect:
+    """`expr IN (SELECT ...)`: the subquery's single column."""
+
+    operand: Expr
+    select: Select
+
+
+@dataclass(frozen=True)
 class Case:
     """`CASE WHEN cond THEN then ELSE otherwise END`."""
 
@@ -73,7 +81,7 @@ class Case:
     otherwise: Expr
 
 
-Expr = Col | Value | Lit | Func | BinOp | Not | InList | Case
+Expr = Col | Value | Lit | Func | BinOp | Not | InList | InSelect | Case
 
 
 @dataclass(frozen=True)
