@@ -29,8 +29,11 @@ def free_port() -> int:
 class LiveServer:
     """Runs `footfall init` once, then `footfall serve` as a child process; restartable."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, serve_args: Sequence[str] = ()
+    ) -> None:
         self.data_dir = data_dir
+        self.serve_args = list(serve_args)  # e.g. ["--role", "collector"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -61,7 +64,7 @@ class LiveServer:
             self._initialised = True
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [FOOTFALL, "serve", "--port", str(self.port)],
+            [FOOTFALL, "serve", "--port", str(self.port), *self.serve_args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -20,6 +20,7 @@ from footfall.cli.export import export
 from footfall.cli.init import init
 from footfall.cli.migrate import migrate
 from footfall.cli.serve import serve
+from footfall.cli.worker import worker
 from footfall.meta.migrate import SchemaNotCurrentError
 from footfall.settings import Settings
 
@@ -133,6 +134,7 @@ app.add_typer(campaign_app, name="campaign")
 app.command("export")(reports_errors(export))
 app.command("demo")(reports_errors(demo))
 app.command("migrate")(reports_errors(migrate))
+app.command("worker")(reports_errors(worker))
 
 
 def main() -> None:

@@ -1,16 +1,17 @@
-"""`footfall serve`: run the HTTP server (collectors, writer, API) with uvicorn."""
+"""`footfall serve`: run the HTTP server (collectors, writer, API) with uvicorn, by role."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
 
-from footfall.asgi import RoleError, check_role, create_app
+from footfall.asgi import ROLE_ENV, RoleError, check_role, create_app
 from footfall.cli.init import initialize
 from footfall.collect.script import TrackerScriptMissing
 from footfall.settings import Settings
@@ -39,7 +40,7 @@ def serve(
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `init`
     try:
-        check_role(role)
+        check_role(role, settings)
     except RoleError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
@@ -53,17 +54,25 @@ def serve(
             f"Created the first admin: log in at {settings.base_url} as [bold]{report.admin}"
             f"[/bold] with password [bold]{report.generated_password}[/bold] (shown only now)."
         )
-    try:
-        app = create_app(settings, role=role)
-    except (RoleError, TrackerScriptMissing) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    target: Any = "footfall.asgi:app_factory"
+    if workers > 1:
+        # Each uvicorn worker process builds its own app from the environment.
+        os.environ[ROLE_ENV] = role
+        os.environ["FOOTFALL_DATA_DIR"] = str(settings.data_dir)
+    else:
+        try:
+            target = create_app(settings, role=role)
+        except (RoleError, TrackerScriptMissing) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            sys.exit(2)
     console.print(
         f"[bold]Footfall[/bold] on [link={url}]{url}[/link] — API docs at {url}/docs; "
         f"tracker at {url}/js/script.js"
     )
     uvicorn.run(
-        app,
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         loop="uvloop",
