@@ -6,6 +6,7 @@ store's own style, so no user value ever reaches the SQL text.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ class UnknownFunctionError(LookupError):
     """The planner asked for a logical function this dialect does not spell."""
 
 
-class Dialect:
+class Dialect(ABC):
     """Base renderer: standard SQL for the shared parts; `functions` maps logical names."""
 
     name = "sql"
@@ -48,13 +49,13 @@ class Dialect:
 
     # Hooks a dialect overrides.
 
+    @abstractmethod
     def placeholder(self, index: int) -> str:
         """How the parameter number `index` (0-based) is written."""
-        raise NotImplementedError
 
+    @abstractmethod
     def bind(self, values: list[Any]) -> Any:
         """The parameter container given to the store's execute()."""
-        raise NotImplementedError
 
     def value(self, placeholder: str, value: Any) -> str:
         """How a bound value appears in SQL (a dialect may wrap timestamps)."""
