@@ -66,8 +66,8 @@ def serve(
             console.print(f"[red]error:[/red] {exc}")
             sys.exit(2)
     console.print(
-        f"[bold]Footfall[/bold] on [link={url}]{url}[/link] — API docs at {url}/docs; "
-        f"tracker at {url}/js/script.js"
+        f"[bold]Footfall[/bold] on [link={url}]{url}[/link] — dashboard at {url}/sites, "
+        f"API docs at {url}/docs, tracker at {url}/js/script.js"
     )
     uvicorn.run(
         target,
