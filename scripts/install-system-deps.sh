@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite and benchmarks use (Debian/Ubuntu, as root):
-# Chromium for browser tests, wrk for load, poppler-utils for PDF checks, ClickHouse server, and
-# Redis (started on 127.0.0.1:6379 when nothing answers there; tests start ClickHouse themselves).
+# Chromium for browser tests, wrk for load, poppler-utils for PDF checks, nginx for the deploy/
+# config checks, ClickHouse server, and Redis (started on 127.0.0.1:6379 when nothing answers
+# there; the tests start ClickHouse themselves).
 set -euo pipefail
 
 start_redis() {
@@ -15,6 +16,7 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 if [ ${#need[@]} -eq 0 ]; then
   start_redis
   exit 0

@@ -14,7 +14,7 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from footfall import __version__
-from footfall.cli import links, sites, users
+from footfall.cli import importer, links, sites, users
 from footfall.cli.demo import demo
 from footfall.cli.export import export
 from footfall.cli.init import init
@@ -135,6 +135,10 @@ app.command("export")(reports_errors(export))
 app.command("demo")(reports_errors(demo))
 app.command("migrate")(reports_errors(migrate))
 app.command("worker")(reports_errors(worker))
+
+import_app = typer.Typer(help="Import events from other sources.", no_args_is_help=True)
+import_app.command("access-log")(reports_errors(importer.access_log))
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:
