@@ -95,7 +95,27 @@ function liveVisitors() {
   });
 }
 
+// Settings page: copy the tracking snippet (the button stays hidden without this script).
+function copyButtons() {
+  for (const button of document.querySelectorAll('button[data-copy]')) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source || !navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(source.textContent);
+        button.textContent = 'Copied';
+      } catch {
+        // Clipboard refused (permissions): select the text so that Ctrl+C copies it.
+        window.getSelection().selectAllChildren(source);
+        button.textContent = 'Press Ctrl+C to copy';
+      }
+    });
+  }
+}
+
 function start() {
+  copyButtons();
   drawGraph();
   enhanceTabs();
   autoSubmit();

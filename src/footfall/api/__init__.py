@@ -27,8 +27,11 @@ from footfall.api.deps import Services
 from footfall.api.errors import install_error_handlers
 from footfall.api.security import public
 from footfall.collect import openapi as collect_openapi
+from footfall.dashboard import admin as dashboard_admin
+from footfall.dashboard import campaigns as dashboard_campaigns
 from footfall.dashboard import login as dashboard_login
 from footfall.dashboard import pages as dashboard_pages
+from footfall.dashboard import settings as dashboard_settings
 
 
 def create_api(services: Services) -> FastAPI:
@@ -67,9 +70,12 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(accounts_shared_links.router)
     api.include_router(accounts_sites.router)
     api.include_router(accounts_users.router)
+    api.include_router(dashboard_admin.router)
+    api.include_router(dashboard_campaigns.router)
     api.include_router(dashboard_export.router)
     api.include_router(dashboard_login.router)
     api.include_router(dashboard_pages.router)
+    api.include_router(dashboard_settings.router)
     api.include_router(links_campaigns.policy_router)
     api.include_router(links_campaigns.router)
     api.include_router(links_links.router)
