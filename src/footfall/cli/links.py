@@ -14,10 +14,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from footfall.cli.metadata import metadata_session
 from footfall.links import service
-from footfall.meta.db import make_engine, session_scope
 from footfall.meta.link_models import Campaign
-from footfall.meta.migrate import ensure_current
 from footfall.meta.sites import get_site
 from footfall.settings import Settings
 
@@ -27,6 +26,16 @@ def _site_id(session: Session, domain: str) -> int:
     if site is None:
         raise ValueError(f"no site {domain!r}: create it with `footfall site create`")
     return site.id
+
+
+def _campaign_id(session: Session, site_id: int, site: str, campaign: str | None) -> int | None:
+    """The id of the campaign named (by code or name) on the site; None when none is named."""
+    if campaign is None:
+        return None
+    found = service.campaign_by_name_or_code(session, site_id, campaign)
+    if found is None:
+        raise ValueError(f"no campaign {campaign!r} on {site}")
+    return found.id
 
 
 def create_link(
@@ -39,22 +48,12 @@ def create_link(
 ) -> None:
     """Create a tracked link and print its short URL."""
     settings: Settings = ctx.obj.settings
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-        with session_scope(engine) as session:
-            site_id = _site_id(session, site)
-            campaign_id = None
-            if campaign is not None:
-                found = service.campaign_by_name_or_code(session, site_id, campaign)
-                if found is None:
-                    raise ValueError(f"no campaign {campaign!r} on {site}")
-                campaign_id = found.id
-            link = service.create_link(
-                session, site_id=site_id, url=url, campaign_id=campaign_id, code=code, name=name
-            )
-    finally:
-        engine.dispose()
+    with metadata_session(settings) as session:
+        site_id = _site_id(session, site)
+        campaign_id = _campaign_id(session, site_id, site, campaign)
+        link = service.create_link(
+            session, site_id=site_id, url=url, campaign_id=campaign_id, code=code, name=name
+        )
     Console(highlight=False, soft_wrap=True).print(
         f"{settings.base_url.rstrip('/')}/u/{escape(link.code)} -> {escape(link.url)} "
         f"(id {link.id})"
@@ -68,29 +67,19 @@ def list_links(
 ) -> None:
     """List a site's live links, newest first."""
     settings: Settings = ctx.obj.settings
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-        with session_scope(engine) as session:
-            site_id = _site_id(session, site)
-            campaign_id = None
-            if campaign is not None:
-                found = service.campaign_by_name_or_code(session, site_id, campaign)
-                if found is None:
-                    raise ValueError(f"no campaign {campaign!r} on {site}")
-                campaign_id = found.id
-            links = service.list_links(session, [site_id], campaign_id=campaign_id)
-            codes: dict[int, str] = dict(
-                session.execute(
-                    select(Campaign.id, Campaign.code).where(Campaign.site_id == site_id)
-                ).all()
-            )
-            rows = [
-                (str(link.id), link.code, link.url, codes.get(link.campaign_id or 0, ""))
-                for link in links
-            ]
-    finally:
-        engine.dispose()
+    with metadata_session(settings) as session:
+        site_id = _site_id(session, site)
+        campaign_id = _campaign_id(session, site_id, site, campaign)
+        links = service.list_links(session, [site_id], campaign_id=campaign_id)
+        codes: dict[int, str] = dict(
+            session.execute(
+                select(Campaign.id, Campaign.code).where(Campaign.site_id == site_id)
+            ).all()
+        )
+        rows = [
+            (str(link.id), link.code, link.url, codes.get(link.campaign_id or 0, ""))
+            for link in links
+        ]
     table = Table("id", "code", "target", "campaign")
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
@@ -105,15 +94,10 @@ def create_campaign(
 ) -> None:
     """Create an e-mail campaign and print its code and open pixel URL."""
     settings: Settings = ctx.obj.settings
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-        with session_scope(engine) as session:
-            campaign = service.create_campaign(
-                session, site_id=_site_id(session, site), name=name, code=code
-            )
-    finally:
-        engine.dispose()
+    with metadata_session(settings) as session:
+        campaign = service.create_campaign(
+            session, site_id=_site_id(session, site), name=name, code=code
+        )
     base = settings.base_url.rstrip("/")
     Console(highlight=False, soft_wrap=True).print(
         f"created campaign {escape(campaign.name)} (id {campaign.id}, code "

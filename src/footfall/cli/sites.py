@@ -8,8 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from footfall.meta.db import make_engine, session_scope
-from footfall.meta.migrate import ensure_current
+from footfall.cli.metadata import metadata_session
 from footfall.meta.sites import create_site
 from footfall.settings import Settings
 
@@ -24,13 +23,8 @@ def create(
 ) -> None:
     """Register a site so that its events are accepted."""
     settings: Settings = ctx.obj.settings
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-        with session_scope(engine) as session:
-            site = create_site(session, domain, name=name, timezone=timezone)
-    finally:
-        engine.dispose()
+    with metadata_session(settings) as session:
+        site = create_site(session, domain, name=name, timezone=timezone)
     Console(highlight=False, soft_wrap=True).print(
         f"created site {escape(site.domain)} (id {site.id}, time zone {escape(site.timezone)})"
     )

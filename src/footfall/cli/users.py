@@ -11,8 +11,7 @@ from rich.markup import escape
 
 from footfall.accounts.passwords import validate_password
 from footfall.accounts.users import create_user
-from footfall.meta.db import make_engine, session_scope
-from footfall.meta.migrate import ensure_current
+from footfall.cli.metadata import metadata_session
 from footfall.meta.models import Role
 from footfall.settings import Settings
 
@@ -31,13 +30,8 @@ def create(
     settings: Settings = ctx.obj.settings
     if password is None:
         password = _ask_password()
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-        with session_scope(engine) as session:
-            user = create_user(session, username, password, role.value, email=email)
-    finally:
-        engine.dispose()
+    with metadata_session(settings) as session:
+        user = create_user(session, username, password, role.value, email=email)
     Console(highlight=False, soft_wrap=True).print(
         f"created user {escape(user.username)} (role {user.role}, id {user.id})"
     )
