@@ -9,8 +9,17 @@ Three shapes give the same numbers, and the planner takes the cheapest that answ
 - anything else: events grouped by the dimensions and their visit, joined on session_id to the
   whole-visit figures, then grouped by the dimensions.
 A visit's attributes are those of its first event; bounce, duration, entry and exit pages are
-taken over the whole visit. The SQL returns sums and counts only; ratios and rounding happen
-once, in Python (footfall.query.result), so both stores give identical answers.
+taken over the whole visit.
+
+On a store that keeps the per-visit rollup (footfall.store.visits), the one-row-per-visit
+subquery reads closed visits lying wholly inside the period from the rollup and groups only the
+rest from events: visits still open (an event at or after the watermark) and visits cut by the
+period's bounds. Each visit comes from exactly one side, with the figures grouping its events
+in the period would give, so the answers are identical; the rollup holds human visits only, so
+queries counting machines never read it.
+
+The SQL returns sums and counts only; ratios and rounding happen once, in Python
+(footfall.query.result), so both stores give identical answers.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from footfall.query.sql.expr import (
     Col,
     Expr,
     InList,
+    InSelect,
     Lit,
     Not,
     Select,
@@ -73,6 +83,21 @@ AGGREGATES: tuple[str, ...] = (
     "m_recipients",
 )
 
+# Per-visit figures the rollup keeps, by the alias the planner gives them.
+_ROLLED_UP: dict[str, str] = {
+    "session_id": "session_id",
+    "vid": "vid",
+    "ev": "ev",
+    "pv": "pv",
+    "eng_ms": "eng_ms",
+    "eng_pages": "eng_pages",
+    "bounce": "bounce",
+    "s_bounce": "bounce",
+    "dur": "dur",
+    "s_duration": "dur",
+    **{alias: alias for alias in SESSION_DIMENSIONS.values()},
+}
+
 _TS = Col("ts")
 _KIND = Col("kind")
 _NOT_ENGAGEMENT = BinOp("!=", _KIND, Lit(Kind.ENGAGEMENT.value))
@@ -97,13 +122,14 @@ def plan(
     goals: Sequence[GoalSpec] = (),
     *,
     paginate: bool = True,
+    rollup: bool = False,
 ) -> Plan:
-    """Plan `query` for the site over `period`."""
+    """Plan `query` for the site over `period`; `rollup`: the store keeps the visit rollup."""
     granularity = None
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
             granularity = granularity_for(dimension, period, query.date_range.name == "realtime")
-    builder = _Builder(query, site_id, period, goals, granularity)
+    builder = _Builder(query, site_id, period, goals, granularity, rollup)
     grouped = builder.grouped(query.dimensions)
     aliases = [f"d{index}" for index in range(len(query.dimensions))]
     ordered = Select(
@@ -125,8 +151,12 @@ class _Builder:
         period: Period,
         goals: Sequence[GoalSpec],
         granularity: str | None,
+        rollup: bool,
     ) -> None:
         self.query = query
+        self.site_id = site_id
+        # Closed visits may come from the rollup (human visits only).
+        self.rollup = rollup and not query.counts_machines()
         self.period = period
         self.goals = goals
         self.granularity = granularity
@@ -268,7 +298,9 @@ class _Builder:
     ) -> Select:
         """Dimensions and visit filters on visit attributes only: one row per visit, then
         group the visits (no join)."""
-        visits = self._sessions(self._partials(matching) + self._session_stats())
+        visits = self._sessions(
+            self._partials(matching) + self._session_stats(), rollup=matching is None
+        )
         where = list(visit_filters)
         if matching is not None:
             # Visits without a matching event are no part of the answer.
@@ -329,19 +361,90 @@ class _Builder:
             return [(bounce, f"{prefix}bounce"), (duration, f"{prefix}duration")]
         return [add("bounce", bounce), add("dur", duration)]
 
-    def _sessions(self, extra: list[tuple[Expr, str]]) -> Select:
-        """One row per visit in the period: its attributes (from its first event) and `extra`."""
+    def _sessions(self, extra: list[tuple[Expr, str]], *, rollup: bool = True) -> Select:
+        """One row per visit in the period: its attributes (from its first event) and `extra`.
+
+        With the rollup (and `rollup`: `extra` reads whole visits), closed visits inside the
+        period come from it and only the others are grouped from events.
+        """
         columns: list[tuple[Expr, str]] = [(Col("session_id"), "session_id"), *extra]
         used = set(self.query.dimensions) | self.query.filter_dimensions()
         for name, alias in SESSION_DIMENSIONS.items():
             if name not in used:
                 continue
             columns.append((visit_attribute(alias), alias))
-        return Select(
+        grouped = Select(
             columns=tuple(columns),
             source="events",
             where=and_all(list(self.scope)),
             group_by=(Col("session_id"),),
+        )
+        closed = self._closed_visits(columns) if rollup and self.rollup else None
+        if closed is None:
+            return grouped
+        rest = Select(
+            columns=grouped.columns,
+            source="events",
+            where=and_all([*self.scope, self._unrolled()]),
+            group_by=grouped.group_by,
+        )
+        return Select(
+            columns=tuple((Col(alias), alias) for _, alias in columns), source=(closed, rest)
+        )
+
+    def _closed_visits(self, columns: list[tuple[Expr, str]]) -> Select | None:
+        """The rollup's rows for `columns`: closed visits wholly inside the period; None when a
+        column is not a whole-visit figure the rollup keeps."""
+        taken: list[tuple[Expr, str]] = []
+        for expr, alias in columns:
+            if isinstance(expr, Lit):
+                taken.append((expr, alias))
+            elif alias in _ROLLED_UP:
+                taken.append((Col(_ROLLED_UP[alias]), alias))
+            else:
+                return None
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        inside: list[Expr] = [
+            eq(Col("site_id"), Value(self.site_id)),
+            BinOp(">=", Col("start_ts"), start),
+            BinOp("<", Col("end_ts"), end),
+            # An open visit's row may be stale (a late event reopened it): never read it.
+            Not(InSelect(Col("session_id"), self._open_visits())),
+        ]
+        return Select(columns=tuple(taken), source="visits", where=and_all(inside))
+
+    def _open_visits(self) -> Select:
+        """The site's open visits: those with a human event at or after the watermark."""
+        return Select(
+            columns=((Col("session_id"), "open_session"),),
+            source="events",
+            where=and_all(
+                [
+                    eq(Col("site_id"), Value(self.site_id)),
+                    eq(Col("is_bot"), Lit(False)),
+                    BinOp(">=", _TS, fn("watermark")),
+                ]
+            ),
+        )
+
+    def _unrolled(self) -> Expr:
+        """Events of the visits the rollup does not answer: open visits and closed visits
+        crossing the period's start or end."""
+        site = eq(Col("site_id"), Value(self.site_id))
+
+        def crosses(bound: Value) -> Expr:
+            return BinOp(
+                "AND", BinOp("<", Col("start_ts"), bound), BinOp(">=", Col("end_ts"), bound)
+            )
+
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        cut = Select(
+            columns=((Col("session_id"), "cut_session"),),
+            source="visits",
+            where=and_all([site, BinOp("OR", crosses(start), crosses(end))]),
+        )
+        return BinOp(
+            "OR", InSelect(Col("session_id"), self._open_visits()), InSelect(Col("session_id"), cut)
         )
 
     def dimension(self, name: str) -> Expr:

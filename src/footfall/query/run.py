@@ -90,7 +90,14 @@ class _Runner:
     def rows(self, period: Period, *, paginate: bool) -> tuple[list[ResultRow], dict[str, Any]]:
         query = self.query
         fill = _fills_buckets(query)
-        planned = plan(query, self.site.id, period, self.goals, paginate=paginate and not fill)
+        planned = plan(
+            query,
+            self.site.id,
+            period,
+            self.goals,
+            paginate=paginate and not fill,
+            rollup=self.store.has_visit_rollup,
+        )
         width = len(query.dimensions)
         raw = [
             (list(row[:width]), Aggregates.from_row(row[width:]))

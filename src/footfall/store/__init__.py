@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from footfall.settings import Settings, url_scheme
 from footfall.store.base import EventStore
 from footfall.store.duckdb import DuckDBEventStore, StoreLockedError
+
+VISIT_CLOSE_MARGIN = timedelta(minutes=5)
 
 __all__ = [
     "DuckDBEventStore",
@@ -39,7 +41,9 @@ def open_event_store(settings: Settings) -> SessionStore:
     """
     scheme = url_scheme(settings.events_url)
     if scheme == "duckdb":
-        return DuckDBEventStore(settings.duckdb_path)
+        # Visits are rolled up once idle for the session timeout plus a margin for slow clients.
+        close_after = timedelta(seconds=settings.session_timeout) + VISIT_CLOSE_MARGIN
+        return DuckDBEventStore(settings.duckdb_path, visit_close_after=close_after)
     if scheme == "clickhouse":
         # Imported here: the embedded mode never pays for loading the ClickHouse driver.
         from footfall.store.clickhouse import ClickHouseEventStore

@@ -14,6 +14,8 @@ class EventStore(Protocol):
 
     # "duckdb" or "clickhouse": which query dialect renders SQL (and parameters) for this store.
     dialect_name: str
+    # Whether the store keeps the per-visit rollup the planner may read (footfall.store.visits).
+    has_visit_rollup: bool
 
     def insert(
         self,

@@ -79,6 +79,7 @@ class ClickHouseEventStore:
     """The `EventStore` over one ClickHouse database (`clickhouse://host:port/db`)."""
 
     dialect_name = "clickhouse"
+    has_visit_rollup = False  # visits are grouped from events at query time
 
     def __init__(self, url: str, *, pool_size: int = _POOL_SIZE) -> None:
         self.url = url

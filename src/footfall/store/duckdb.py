@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import duckdb
 import msgspec
 
 from footfall.events import EVENT_COLUMNS, Event
+from footfall.store import visits
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,13 @@ class DuckDBEventStore:
     """The `EventStore` over one DuckDB file; `insert` and `checkpoint` come from one writer."""
 
     dialect_name = "duckdb"  # the query dialect that renders SQL for this store
+    has_visit_rollup = True  # keeps the `visits` rollup (footfall.store.visits)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, visit_close_after: timedelta = timedelta(minutes=35)) -> None:
+        """Open (creating when new) the store at `path`. A visit is rolled up once its last
+        event is `visit_close_after` old: the session timeout plus a margin for slow arrivals."""
         self.path = Path(path)
+        self.visit_close_after = visit_close_after
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._cursor_lock = threading.Lock()
@@ -128,9 +133,10 @@ class DuckDBEventStore:
         columns = self._columns
 
         def append(con: duckdb.DuckDBPyConnection, table: str) -> int:
-            return _append(con, table, events, columns if table == "events" else None)
+            return _append(con, table, events, columns)
 
-        return self._write_batch(append, position=position, dedupe=dedupe)
+        earliest = min((event.ts for event in events if not event.is_bot), default=None)
+        return self._write_batch(append, earliest=earliest, position=position, dedupe=dedupe)
 
     def insert_file(self, path: Path, *, position: str | None = None, dedupe: bool = False) -> int:
         """Load a batch file written by `BatchFileWriter`, recording `position`, atomically.
@@ -143,19 +149,25 @@ class DuckDBEventStore:
             sql = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)"
             return _count(con.execute(sql, [str(path)]))
 
-        return self._write_batch(load, position=position, dedupe=dedupe)
+        found = self._con.execute(
+            "SELECT min(ts) FROM read_parquet(?) WHERE NOT is_bot", [str(path)]
+        ).fetchone()
+        earliest = found[0] if found else None
+        return self._write_batch(load, earliest=earliest, position=position, dedupe=dedupe)
 
     def _write_batch(
         self,
         fill: Callable[[duckdb.DuckDBPyConnection, str], int],
         *,
+        earliest: datetime | None,
         position: str | None,
         dedupe: bool,
     ) -> int:
         """`fill(con, table)` puts a batch into `table`; with `position`, in one transaction.
 
         With `dedupe` the batch goes to the staging table first and only event ids not stored
-        yet (within the batch's time span) move on to `events`.
+        yet (within the batch's time span) move on to `events`. `earliest` is the batch's first
+        human event time: one before the visit rollup's watermark lowers it.
         """
         with self._write_lock:
             con = self._con
@@ -169,6 +181,7 @@ class DuckDBEventStore:
                     con.execute(f"DELETE FROM {_STAGING}")
                 else:
                     inserted = fill(con, "events")
+                visits.after_insert(con, earliest)
                 if position is not None:
                     con.execute("UPDATE queue_position SET position = ?", [position])
                 con.execute("COMMIT")
@@ -180,17 +193,43 @@ class DuckDBEventStore:
     def delete_before(self, cutoff: datetime) -> int:
         """Delete events older than `cutoff` (retention); returns the rows deleted."""
         with self._write_lock:
-            return _count(
-                self._con.execute("DELETE FROM events WHERE ts < ?", [_naive_utc(cutoff)])
-            )
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                deleted = _count(
+                    con.execute("DELETE FROM events WHERE ts < ?", [_naive_utc(cutoff)])
+                )
+                visits.after_retention(con, cutoff)
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            return deleted
 
     def position(self) -> str | None:
         """The queue position committed with the last batch."""
         rows = self.execute("SELECT position FROM queue_position")
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    def roll_up(self, now: datetime | None = None) -> int:
+        """Roll up the visits closed by `now` (default: the clock) into `visits`; returns
+        how many were added."""
+        until = (now or datetime.now(UTC)) - self.visit_close_after
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                added = visits.advance(con, until)
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+        return added
+
     def checkpoint(self) -> str | None:
-        """Run CHECKPOINT (the WAL folds into the main file); returns the position it covers."""
+        """Roll up closed visits, then run CHECKPOINT (the WAL folds into the main file);
+        returns the queue position it covers."""
+        self.roll_up()
         with self._write_lock:
             row = self._con.execute("SELECT position FROM queue_position").fetchone()
             self._con.execute("CHECKPOINT")
@@ -285,6 +324,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str] | None:
             if name not in existing:  # a file from a release before this column existed
                 con.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
         in_order = tuple(_table_columns(con)) == EVENT_COLUMNS
+        visits.create(con)
         con.execute("CREATE TABLE IF NOT EXISTS queue_position (position VARCHAR)")
         count = con.execute("SELECT count(*) FROM queue_position").fetchone()
         if count is not None and count[0] == 0:

@@ -87,6 +87,9 @@ class Dialect(ABC):
         columns = ", ".join(f"{self._expr(e, state)} AS {alias}" for e, alias in select.columns)
         if isinstance(select.source, Select):
             source = f"({self._select(select.source, state)})"
+        elif isinstance(select.source, tuple):
+            parts = [self._select(part, state) for part in select.source]
+            source = "(" + " UNION ALL ".join(parts) + ")"
         else:
             source = select.source
         sql = f"SELECT {columns} FROM {source}"

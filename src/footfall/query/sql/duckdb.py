@@ -45,6 +45,8 @@ _FUNCTIONS: dict[str, Spelling] = {
     "bucket_month": lambda a: f"CAST(date_trunc('month', {a[0]}) AS DATE)",
     "local_date": lambda a: f"strftime({_local(a[0], a[1])}, '%Y-%m-%d')",
     "ts_epoch_ms": lambda a: "epoch_ms(ts)",
+    # The visit rollup's watermark (footfall.store.visits), read in the query's own snapshot.
+    "watermark": lambda a: "(SELECT watermark FROM visits_watermark)",
     "burst_key": lambda a: "CAST(campaign_id AS VARCHAR) || '|' || recipient",
     "recipient_key": lambda a: (
         "CASE WHEN recipient <> '' THEN recipient ELSE '#' || CAST(visitor_id AS VARCHAR) END"

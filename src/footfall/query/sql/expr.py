@@ -94,7 +94,7 @@ class Select:
     """
 
     columns: tuple[tuple[Expr, str], ...]
-    source: str | Select
+    source: str | Select | tuple[Select, ...]  # a tuple: its SELECTs' rows, UNION ALL
     join: Select | None = None  # INNER JOIN (join) USING (join_using)
     join_using: str | None = None
     where: Expr | None = None

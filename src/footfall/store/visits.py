@@ -1,0 +1,170 @@
+"""The embedded store's per-visit rollup: one row per closed visit, kept beside `events`.
+
+A visit (session_id) is *closed* once its last event is older than the watermark W, a time the
+store advances to "now minus the session timeout and a margin" at every checkpoint. The
+`visits` table holds exactly the closed visits, each with the figures the query planner would
+otherwise compute by grouping the visit's events: visitor, first and last time, event and
+pageview counts, engagement, bounce, duration, and the visit's attributes (entry and exit page,
+source, referrer, channel, UTM, tracked-link attribution). Only human events (is_bot = false)
+count, as in every query that leaves machines out.
+
+A visit is *open* while it has an event at or after W. The invariant: every visit that is not
+open has exactly one row here, computed over all its events. Open visits may have a stale row
+(a visit that got a late event), which queries ignore: they take the rows of visits that are
+not open and group the open ones from `events` (footfall.query.plan). It holds because:
+- a checkpoint moves W up to W' and (re)builds the rows of the visits that stop being open:
+  those with an event in [W, W') and none at or after W';
+- a batch with an event before W (a late arrival, an import) lowers W to that time in the
+  batch's transaction, so every visit it touches is open; a batch of newer events only touches
+  visits that are open anyway. No batch ever scans the rollup;
+- retention drops rows of visits starting before the cutoff and rebuilds the ones it cut.
+The definitions below mirror the planner's (footfall.query.columns.visit_attribute and
+footfall.query.plan); tests/integration/test_query_rollup.py compares every metric and
+dimension with and without the rollup.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+# The rollup's columns and DuckDB types; the planner reads them by these names.
+VISIT_COLUMNS: dict[str, str] = {
+    "site_id": "UINTEGER",
+    "session_id": "UBIGINT",
+    "vid": "UBIGINT",
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "ev": "BIGINT",
+    "pv": "BIGINT",
+    "eng_ms": "HUGEINT",
+    "eng_pages": "BIGINT",
+    "bounce": "INTEGER",
+    "dur": "BIGINT",
+    "s_entry_page": "VARCHAR",
+    "s_exit_page": "VARCHAR",
+    "s_source": "VARCHAR",
+    "s_referrer": "VARCHAR",
+    "s_channel": "VARCHAR",
+    "s_utm_source": "VARCHAR",
+    "s_utm_medium": "VARCHAR",
+    "s_utm_campaign": "VARCHAR",
+    "s_utm_content": "VARCHAR",
+    "s_utm_term": "VARCHAR",
+    "s_link_code": "UBIGINT",
+    "s_link_campaign": "UBIGINT",
+    "s_link_recipient": "VARCHAR",
+}
+
+# Before the first checkpoint every visit is open: the rollup starts empty and W at the epoch.
+_EPOCH = datetime(1970, 1, 1)
+
+_PAGEVIEW = "kind = 'pageview'"
+_LINKED = "link_id <> 0"
+
+# One row per visit of the events matching {where}, grouped like the planner groups them.
+_ROLLUP = f"""
+SELECT
+    site_id,
+    session_id,
+    any_value(visitor_id) AS vid,
+    min(ts) AS start_ts,
+    max(ts) AS end_ts,
+    count(*) FILTER (WHERE kind <> 'engagement') AS ev,
+    count(*) FILTER (WHERE {_PAGEVIEW}) AS pv,
+    coalesce(sum(engagement_ms) FILTER (WHERE kind = 'engagement'), 0) AS eng_ms,
+    count(DISTINCT pathname) FILTER (WHERE kind = 'engagement') AS eng_pages,
+    CASE WHEN count(*) FILTER (WHERE {_PAGEVIEW}) = 1
+          AND count(*) FILTER (WHERE kind IN ('event', 'conversion') AND interactive) = 0
+         THEN 1 ELSE 0 END AS bounce,
+    epoch_ms(max(ts)) // 1000 - epoch_ms(min(ts)) // 1000 AS dur,
+    coalesce(arg_min(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_entry_page,
+    coalesce(arg_max(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_exit_page,
+    arg_min(referrer_source, ts) AS s_source,
+    arg_min(referrer, ts) AS s_referrer,
+    arg_min(channel, ts) AS s_channel,
+    arg_min(utm_source, ts) AS s_utm_source,
+    arg_min(utm_medium, ts) AS s_utm_medium,
+    arg_min(utm_campaign, ts) AS s_utm_campaign,
+    arg_min(utm_content, ts) AS s_utm_content,
+    arg_min(utm_term, ts) AS s_utm_term,
+    coalesce(arg_min(link_id, ts) FILTER (WHERE {_LINKED}), 0) AS s_link_code,
+    coalesce(arg_min(campaign_id, ts) FILTER (WHERE {_LINKED}), 0) AS s_link_campaign,
+    coalesce(arg_min(recipient, ts) FILTER (WHERE {_LINKED}), '') AS s_link_recipient
+FROM events
+WHERE NOT is_bot AND {{where}}
+GROUP BY site_id, session_id
+"""
+
+
+def create(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the rollup and its watermark when missing (inside the caller's transaction)."""
+    columns = ",\n    ".join(f"{name} {kind}" for name, kind in VISIT_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS visits (\n    {columns}\n)")
+    con.execute("CREATE TABLE IF NOT EXISTS visits_watermark (watermark TIMESTAMP NOT NULL)")
+    found = con.execute("SELECT count(*) FROM visits_watermark").fetchone()
+    if found is not None and found[0] == 0:
+        con.execute("INSERT INTO visits_watermark VALUES (?)", [_EPOCH])
+
+
+def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
+    """W: every visit whose last event is before it is in `visits`, and no other."""
+    row = con.execute("SELECT watermark FROM visits_watermark").fetchone()
+    return row[0] if row else _EPOCH
+
+
+def after_insert(con: duckdb.DuckDBPyConnection, earliest: datetime | None) -> None:
+    """Keep the invariant after a batch whose first human event is at `earliest` joined
+    `events` (inside the batch's transaction): an event before W lowers W to its time."""
+    if earliest is not None and _naive_utc(earliest) < watermark(con):
+        con.execute("UPDATE visits_watermark SET watermark = ?", [_naive_utc(earliest)])
+
+
+def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
+    """Move W up to `until`: (re)build the rows of the visits that stop being open, those with
+    an event in [W, until) and none after. Returns how many rows were written. Runs inside
+    the caller's transaction."""
+    until = _naive_utc(until)
+    current = watermark(con)
+    if until <= current:
+        return 0
+    con.execute(
+        "CREATE TEMP TABLE closing AS SELECT DISTINCT site_id, session_id FROM events "
+        "WHERE NOT is_bot AND ts >= $1 AND ts < $2 AND (site_id, session_id) NOT IN "
+        "(SELECT site_id, session_id FROM events WHERE NOT is_bot AND ts >= $2)",
+        [current, until],
+    )
+    try:
+        closing = "(site_id, session_id) IN (SELECT site_id, session_id FROM closing)"
+        con.execute(f"DELETE FROM visits WHERE {closing}")
+        written = con.execute(
+            "INSERT INTO visits BY NAME " + _ROLLUP.format(where=closing)
+        ).fetchone()
+    finally:
+        con.execute("DROP TABLE closing")
+    con.execute("UPDATE visits_watermark SET watermark = ?", [until])
+    return int(written[0]) if written else 0
+
+
+def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
+    """After events before `cutoff` went: drop the visits starting before it and rebuild
+    the closed ones it cut in two from their remaining events."""
+    cutoff = _naive_utc(cutoff)
+    con.execute(
+        "CREATE TEMP TABLE cut_visits AS "
+        "SELECT site_id, session_id FROM visits WHERE start_ts < ? AND end_ts >= ?",
+        [cutoff, cutoff],
+    )
+    try:
+        con.execute("DELETE FROM visits WHERE start_ts < ?", [cutoff])
+        cut = "(site_id, session_id) IN (SELECT site_id, session_id FROM cut_visits)"
+        con.execute("INSERT INTO visits BY NAME " + _ROLLUP.format(where=cut))
+    finally:
+        con.execute("DROP TABLE cut_visits")
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,179 @@
+"""The DuckDB visit rollup gives the answers grouping events gives, whatever state it is in.
+
+Every parity query runs twice on the same store: once as planned (closed visits from the
+`visits` rollup, the rest from events) and once with the rollup switched off. They must agree
+after a partial roll-up (some visits closed, some open, period bounds cutting visits), after late
+events reopen closed visits, after a further roll-up, and after retention cuts visits in two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from footfall.events import Event
+from footfall.meta.sites import SiteInfo
+from footfall.query import parse_query, run_query
+from footfall.store import DuckDBEventStore
+from tests.integration.test_query_reference import (
+    METRICS,
+    START,
+    engine_answer,
+    parity_queries,
+    random_world,
+    reference,
+)
+from tests.support.factories import event_id, pageview, populate
+
+SITE = SiteInfo(1, "s", "Europe/Berlin", (), (), ())
+NOW = datetime(2025, 4, 10, tzinfo=UTC)
+_site_ids = itertools.count(10)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBEventStore]:
+    duck = DuckDBEventStore(tmp_path / "events.duckdb", visit_close_after=timedelta(minutes=35))
+    try:
+        yield duck
+    finally:
+        duck.close()
+
+
+def answers(store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every parity query's JSON answer, planned with the rollup; asserts the same without."""
+    found = []
+    for body in parity_queries():
+        query = parse_query({"site_id": "s", **body})
+        with_rollup = run_query(store, query, SITE, now=NOW).to_json()
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "has_visit_rollup", False)
+            without = run_query(store, query, SITE, now=NOW).to_json()
+        assert with_rollup == without, body
+        found.append(with_rollup)
+    return found
+
+
+def closed_visits(store: DuckDBEventStore) -> int:
+    return int(store.execute("SELECT count(*) FROM visits")[0][0])
+
+
+def late(rows: list[Event], seed: int) -> list[Event]:
+    """New events for existing visits (some before their first event) and a late new visit."""
+    rng = random.Random(seed)
+    picked = rng.sample(rows, min(15, len(rows)))
+    extra = [
+        msgspec.structs.replace(
+            row,
+            event_id=event_id(),
+            ts=row.ts + timedelta(seconds=rng.choice([-400, -1, 2, 700])),
+            kind="pageview",
+            name="pageview",
+            pathname="/late",
+        )
+        for row in picked
+    ]
+    extra.append(pageview(site_id=1, visitor_id=999, session_id=99_999, ts=START))
+    return extra
+
+
+def test_the_rollup_answers_like_grouping_events_through_its_life(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = random_world(11, 1, 160)
+    populate(store, rows)
+    untouched = answers(store, monkeypatch)  # nothing rolled up yet: all visits open
+
+    # Close the first day's visits: the date ranges' bounds now cut closed visits.
+    store.roll_up(START + timedelta(hours=24) + store.visit_close_after)
+    assert 0 < closed_visits(store) < len({row.session_id for row in rows})
+    assert answers(store, monkeypatch) == untouched
+
+    # Late events reopen closed visits (their rows go stale) and lower the watermark.
+    before = rollup_watermark(store)
+    populate(store, late(rows, 3))
+    assert rollup_watermark(store) < before
+    reopened = answers(store, monkeypatch)
+    assert reopened != untouched  # the late pageviews count
+
+    # New events of closed visits, after the watermark, reopen them too.
+    store.roll_up(NOW)
+    newer = [
+        msgspec.structs.replace(row, event_id=event_id(), ts=NOW + timedelta(minutes=1))
+        for row in rows[:5]
+    ]
+    populate(store, newer)
+    reopened = answers(store, monkeypatch)
+
+    # Rolling everything up changes nothing either.
+    store.roll_up(NOW + timedelta(hours=1) + store.visit_close_after)
+    assert closed_visits(store) == int(
+        store.execute("SELECT count(DISTINCT session_id) FROM events WHERE NOT is_bot")[0][0]
+    )
+    assert answers(store, monkeypatch) == reopened
+
+    # Retention cuts visits that started before its cutoff; the rest is rebuilt.
+    cutoff = START + timedelta(hours=30)
+    store.delete_before(cutoff)
+    assert int(store.execute("SELECT count(*) FROM visits WHERE start_ts < ?", [cutoff])[0][0]) == 0
+    answers(store, monkeypatch)
+
+
+def rollup_watermark(store: DuckDBEventStore) -> datetime:
+    value = store.execute("SELECT watermark FROM visits_watermark")[0][0]
+    assert isinstance(value, datetime)
+    return value
+
+
+def test_the_planner_reads_closed_visits_from_the_rollup(store: DuckDBEventStore) -> None:
+    """With every visit closed, the events table is not grouped for them: emptying the
+    rollup's rows (without reopening) makes the visit figures vanish."""
+    populate(store, random_world(5, 1, 40))
+    store.roll_up(NOW)
+    query = parse_query({"site_id": "s", "metrics": ["visits", "bounce_rate"], "date_range": "all"})
+    assert run_query(store, query, SITE, now=NOW).rows[0].metrics[0] > 0
+    store.execute("DELETE FROM visits")
+    assert run_query(store, query, SITE, now=NOW).rows[0].metrics[0] == 0
+
+
+def test_machines_are_never_read_from_the_rollup(store: DuckDBEventStore) -> None:
+    populate(store, [pageview(site_id=1, visitor_id=1, session_id=1, ts=START, is_bot=True)])
+    store.roll_up(NOW)
+    assert closed_visits(store) == 0
+    query = parse_query({"site_id": "s", "metrics": ["visits"], "date_range": "all"})
+    everyone = dataclasses.replace(query, include_bots=True)
+    assert run_query(store, everyone, SITE, now=NOW).rows[0].metrics == [1]
+    assert run_query(store, query, SITE, now=NOW).rows[0].metrics == [0]
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**32),
+    sessions=st.integers(1, 25),
+    closed_hours=st.integers(0, 48),
+    dimension=st.sampled_from([None, "visit:source", "visit:country"]),
+)
+def test_a_partly_rolled_up_store_matches_the_python_reference(
+    store: DuckDBEventStore, seed: int, sessions: int, closed_hours: int, dimension: str | None
+) -> None:
+    site_id = next(_site_ids)
+    rows = random_world(seed, site_id, sessions)
+    populate(store, rows)
+    store.roll_up(START + timedelta(hours=closed_hours) + store.visit_close_after)
+    expected = reference(rows, dimension, None)
+    if not dimension and not expected:
+        expected = {(): [0, 0, 0, 0, 0.0, 0, 0.0, 0.0, 0.0]}
+    assert engine_answer(store, site_id, dimension, None, METRICS) == expected
