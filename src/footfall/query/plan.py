@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from footfall.events import Kind
 from footfall.query.columns import (
@@ -60,6 +61,7 @@ from footfall.query.sql.expr import (
     InSelect,
     Lit,
     Not,
+    Scalar,
     Select,
     Value,
     and_all,
@@ -98,6 +100,7 @@ _ROLLED_UP: dict[str, str] = {
     **{alias: alias for alias in SESSION_DIMENSIONS.values()},
 }
 
+_LONG_AGO = datetime(1970, 1, 1)
 _TS = Col("ts")
 _KIND = Col("kind")
 _NOT_ENGAGEMENT = BinOp("!=", _KIND, Lit(Kind.ENGAGEMENT.value))
@@ -243,8 +246,19 @@ class _Builder:
         visited = BinOp(">", Col("ev"), Lit(0))
         columns: list[tuple[Expr, str]] = [(dim, f"d{i}") for i, dim in enumerate(dims)]
         add = self._aggregate
+        visitors: Expr = fn("uniq_if", Col("vid"), visited)
+        if isinstance(inner.source, tuple) and any(a == "first_in" for _, a in inner.columns):
+            # Rolled-up first visits count one each, the other visitors are the distinct ids
+            # among the visits grouped from events: a subquery keeps distinct counting (and
+            # its slower aggregation) to those few rows.
+            rest = Select(
+                columns=((fn("uniq", Col("vid")), "rest_visitors"),),
+                source=inner.source[1],
+                where=visited,
+            )
+            visitors = BinOp("+", fn("count_if", eq(Col("first_in"), Lit(1))), Scalar(rest))
         columns += [
-            add("m_visitors", fn("uniq_if", Col("vid"), visited)),
+            add("m_visitors", visitors),
             add("m_visits", fn("count_if", visited)),
             add("m_pageviews", fn("sum", Col("pv"))),
             add("m_events", fn("sum", Col("ev"))),
@@ -298,8 +312,12 @@ class _Builder:
     ) -> Select:
         """Dimensions and visit filters on visit attributes only: one row per visit, then
         group the visits (no join)."""
+        # Undimensioned and unfiltered, the rollup counts visitors by their first visit.
+        whole = not dimensions and not visit_filters and matching is None
         visits = self._sessions(
-            self._partials(matching) + self._session_stats(), rollup=matching is None
+            self._partials(matching) + self._session_stats(),
+            rollup=matching is None,
+            first_visits=whole and "m_visitors" in self.needed,
         )
         where = list(visit_filters)
         if matching is not None:
@@ -361,11 +379,15 @@ class _Builder:
             return [(bounce, f"{prefix}bounce"), (duration, f"{prefix}duration")]
         return [add("bounce", bounce), add("dur", duration)]
 
-    def _sessions(self, extra: list[tuple[Expr, str]], *, rollup: bool = True) -> Select:
+    def _sessions(
+        self, extra: list[tuple[Expr, str]], *, rollup: bool = True, first_visits: bool = False
+    ) -> Select:
         """One row per visit in the period: its attributes (from its first event) and `extra`.
 
         With the rollup (and `rollup`: `extra` reads whole visits), closed visits inside the
-        period come from it and only the others are grouped from events.
+        period come from it and only the others are grouped from events. With `first_visits`
+        the rows also say which rolled-up visit counts its visitor (first_in) and which rows
+        come from events (from_rest), for `_outer` to count visitors without distinct ids.
         """
         columns: list[tuple[Expr, str]] = [(Col("session_id"), "session_id"), *extra]
         used = set(self.query.dimensions) | self.query.filter_dimensions()
@@ -388,9 +410,53 @@ class _Builder:
             where=and_all([*self.scope, self._unrolled()]),
             group_by=grouped.group_by,
         )
+        if first_visits:
+            closed, rest = self._first_visits(closed, rest)
         return Select(
-            columns=tuple((Col(alias), alias) for _, alias in columns), source=(closed, rest)
+            columns=tuple((Col(alias), alias) for _, alias in closed.columns), source=(closed, rest)
         )
+
+    def _first_visits(self, closed: Select, rest: Select) -> tuple[Select, Select]:
+        """Mark the rolled-up visit that counts its visitor: its first counted event's visit
+        in the period (no visit of the visitor with a counted event between the period's
+        start and it: `prev_ev_ts`), unless the visitor has a visit among the rest.
+
+        Exact: a visit between them is either rolled up inside the period (then that one is
+        first) or among the rest, where its counted event in the period makes its visitor a
+        rest visitor.
+        """
+        start = Value(naive_utc(self.period.start_at))
+        # No previous visit counts as one long before any period.
+        previous = fn("coalesce", Col("prev_ev_ts"), Value(_LONG_AGO))
+        rest_visitors = Select(
+            columns=((Col("vid"), "rest_vid"),),
+            source=rest,
+            where=BinOp(">", Col("ev"), Lit(0)),
+        )
+        first = and_all(
+            [
+                BinOp(">", Col("ev"), Lit(0)),
+                BinOp("<", previous, start),
+                Not(InSelect(Col("vid"), rest_visitors)),
+            ]
+        )
+        assert first is not None
+        marked_closed = Select(
+            columns=(
+                *closed.columns,
+                (Case(first, Lit(1), Lit(0)), "first_in"),
+                (Lit(0), "from_rest"),
+            ),
+            source=closed.source,
+            where=closed.where,
+        )
+        marked_rest = Select(
+            columns=(*rest.columns, (Lit(0), "first_in"), (Lit(1), "from_rest")),
+            source=rest.source,
+            where=rest.where,
+            group_by=rest.group_by,
+        )
+        return marked_closed, marked_rest
 
     def _closed_visits(self, columns: list[tuple[Expr, str]]) -> Select | None:
         """The rollup's rows for `columns`: closed visits wholly inside the period; None when a

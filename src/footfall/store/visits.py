@@ -18,6 +18,11 @@ not open and group the open ones from `events` (footfall.query.plan). It holds b
   batch's transaction, so every visit it touches is open; a batch of newer events only touches
   visits that are open anyway. No batch ever scans the rollup;
 - retention drops rows of visits starting before the cutoff and rebuilds the ones it cut.
+
+Each row also links to the visitor's previous visit with a counted event (`prev_ev_ts`, the
+time of that visit's first counted event), relinked for every visitor a checkpoint or retention
+touches. With it the planner counts unique visitors as "visits with no earlier one in the
+period" instead of hashing every visitor id.
 The definitions below mirror the planner's (footfall.query.columns.visit_attribute and
 footfall.query.plan); tests/integration/test_query_rollup.py compares every metric and
 dimension with and without the rollup.
@@ -42,6 +47,11 @@ VISIT_COLUMNS: dict[str, str] = {
     "eng_pages": "BIGINT",
     "bounce": "INTEGER",
     "dur": "BIGINT",
+    # The visit's first counted (non-engagement) event, and that of the visitor's previous
+    # visit with one (NULL: none): the planner counts a visitor's first visit in a period
+    # instead of distinct visitor ids.
+    "first_ev_ts": "TIMESTAMP",
+    "prev_ev_ts": "TIMESTAMP",
     "s_entry_page": "VARCHAR",
     "s_exit_page": "VARCHAR",
     "s_source": "VARCHAR",
@@ -79,6 +89,7 @@ SELECT
           AND count(*) FILTER (WHERE kind IN ('event', 'conversion') AND interactive) = 0
          THEN 1 ELSE 0 END AS bounce,
     epoch_ms(max(ts)) // 1000 - epoch_ms(min(ts)) // 1000 AS dur,
+    min(ts) FILTER (WHERE kind <> 'engagement') AS first_ev_ts,
     coalesce(arg_min(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_entry_page,
     coalesce(arg_max(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_exit_page,
     arg_min(referrer_source, ts) AS s_source,
@@ -99,7 +110,21 @@ GROUP BY site_id, session_id
 
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the rollup and its watermark when missing (inside the caller's transaction)."""
+    """Create the rollup and its watermark when missing (inside the caller's transaction).
+
+    A rollup from a release with other columns is dropped and the watermark reset: the next
+    checkpoint rebuilds it from the events.
+    """
+    existing = [
+        str(row[0])
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = 'visits' ORDER BY column_index"
+        ).fetchall()
+    ]
+    if existing and existing != list(VISIT_COLUMNS):
+        con.execute("DROP TABLE visits")
+        con.execute("DROP TABLE IF EXISTS visits_watermark")
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in VISIT_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS visits (\n    {columns}\n)")
     con.execute("CREATE TABLE IF NOT EXISTS visits_watermark (watermark TIMESTAMP NOT NULL)")
@@ -141,6 +166,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
         written = con.execute(
             "INSERT INTO visits BY NAME " + _ROLLUP.format(where=closing)
         ).fetchone()
+        _link(con, f"SELECT DISTINCT site_id, vid FROM visits WHERE {closing}")
     finally:
         con.execute("DROP TABLE closing")
     con.execute("UPDATE visits_watermark SET watermark = ?", [until])
@@ -160,8 +186,33 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
         con.execute("DELETE FROM visits WHERE start_ts < ?", [cutoff])
         cut = "(site_id, session_id) IN (SELECT site_id, session_id FROM cut_visits)"
         con.execute("INSERT INTO visits BY NAME " + _ROLLUP.format(where=cut))
+        # Links to visits now gone point before the cutoff: relink those visitors.
+        _link(
+            con,
+            f"SELECT DISTINCT site_id, vid FROM visits WHERE prev_ev_ts < $1 OR {cut}",
+            [cutoff],
+        )
     finally:
         con.execute("DROP TABLE cut_visits")
+
+
+def _link(
+    con: duckdb.DuckDBPyConnection, visitors: str, params: list[object] | None = None
+) -> None:
+    """Recompute `prev_ev_ts` for every visit of the (site_id, vid) pairs `visitors` selects."""
+    con.execute(f"CREATE TEMP TABLE relink AS {visitors}", params)
+    try:
+        pairs = "(site_id, vid) IN (SELECT site_id, vid FROM relink)"
+        con.execute(f"UPDATE visits SET prev_ev_ts = NULL WHERE {pairs}")
+        con.execute(
+            "UPDATE visits SET prev_ev_ts = linked.prev FROM ("
+            "SELECT site_id AS l_site, session_id AS l_session, lag(first_ev_ts) OVER ("
+            "PARTITION BY site_id, vid ORDER BY first_ev_ts, session_id) AS prev "
+            f"FROM visits WHERE ev > 0 AND {pairs}) AS linked "
+            "WHERE visits.site_id = linked.l_site AND visits.session_id = linked.l_session"
+        )
+    finally:
+        con.execute("DROP TABLE relink")
 
 
 def _naive_utc(moment: datetime) -> datetime:

@@ -21,6 +21,7 @@ from footfall.query.sql.expr import (
     InSelect,
     Lit,
     Not,
+    Scalar,
     Select,
     Value,
 )
@@ -135,6 +136,8 @@ class Dialect(ABC):
                 return f"({self._expr(operand, state)} IN ({items}))"
             case InSelect(operand, subquery):
                 return f"({self._expr(operand, state)} IN ({self._select(subquery, state)}))"
+            case Scalar(subquery):
+                return f"({self._select(subquery, state)})"
             case Case(cond, then, otherwise):
                 return (
                     f"(CASE WHEN {self._expr(cond, state)} THEN {self._expr(then, state)} "

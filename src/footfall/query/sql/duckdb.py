@@ -33,6 +33,7 @@ _FUNCTIONS: dict[str, Spelling] = {
         f"coalesce(list_element(props_values, list_position(props_keys, {a[0]})), '')"
     ),
     "contains": lambda a: f"contains({a[0]}, {a[1]})",
+    "coalesce": lambda a: f"coalesce({a[0]}, {a[1]})",
     "lower": lambda a: f"lower({a[0]})",
     "matches": lambda a: f"regexp_matches({a[0]}, {a[1]})",
     "to_float": lambda a: f"CAST({a[0]} AS DOUBLE)",

@@ -73,6 +73,13 @@ class InSelect:
 
 
 @dataclass(frozen=True)
+class Scalar:
+    """`(SELECT ...)`: a subquery giving one value."""
+
+    select: Select
+
+
+@dataclass(frozen=True)
 class Case:
     """`CASE WHEN cond THEN then ELSE otherwise END`."""
 
@@ -81,7 +88,7 @@ class Case:
     otherwise: Expr
 
 
-Expr = Col | Value | Lit | Func | BinOp | Not | InList | InSelect | Case
+Expr = Col | Value | Lit | Func | BinOp | Not | InList | InSelect | Scalar | Case
 
 
 @dataclass(frozen=True)
