@@ -25,7 +25,7 @@ The SQL returns sums and counts only; ratios and rounding happen once, in Python
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from footfall.events import Kind
@@ -253,7 +253,7 @@ class _Builder:
             # its slower aggregation) to those few rows.
             rest = Select(
                 columns=((fn("uniq", Col("vid")), "rest_visitors"),),
-                source=inner.source[1],
+                source=inner.source[1:],
                 where=visited,
             )
             visitors = BinOp("+", fn("count_if", eq(Col("first_in"), Lit(1))), Scalar(rest))
@@ -404,19 +404,18 @@ class _Builder:
         closed = self._closed_visits(columns) if rollup and self.rollup else None
         if closed is None:
             return grouped
-        rest = Select(
-            columns=grouped.columns,
-            source="events",
-            where=and_all([*self.scope, self._unrolled()]),
-            group_by=grouped.group_by,
-        )
+        rests = [
+            replace(grouped, where=and_all([*self.scope, *conditions]))
+            for conditions in self._unrolled()
+        ]
         if first_visits:
-            closed, rest = self._first_visits(closed, rest)
+            closed, rests = self._first_visits(closed, rests)
         return Select(
-            columns=tuple((Col(alias), alias) for _, alias in closed.columns), source=(closed, rest)
+            columns=tuple((Col(alias), alias) for _, alias in closed.columns),
+            source=(closed, *rests),
         )
 
-    def _first_visits(self, closed: Select, rest: Select) -> tuple[Select, Select]:
+    def _first_visits(self, closed: Select, rests: list[Select]) -> tuple[Select, list[Select]]:
         """Mark the rolled-up visit that counts its visitor: its first counted event's visit
         in the period (no visit of the visitor with a counted event between the period's
         start and it: `prev_ev_ts`), unless the visitor has a visit among the rest.
@@ -430,7 +429,7 @@ class _Builder:
         previous = fn("coalesce", Col("prev_ev_ts"), Value(_LONG_AGO))
         rest_visitors = Select(
             columns=((Col("vid"), "rest_vid"),),
-            source=rest,
+            source=tuple(rests),
             where=BinOp(">", Col("ev"), Lit(0)),
         )
         first = and_all(
@@ -441,22 +440,19 @@ class _Builder:
             ]
         )
         assert first is not None
-        marked_closed = Select(
+        marked_closed = replace(
+            closed,
             columns=(
                 *closed.columns,
                 (Case(first, Lit(1), Lit(0)), "first_in"),
                 (Lit(0), "from_rest"),
             ),
-            source=closed.source,
-            where=closed.where,
         )
-        marked_rest = Select(
-            columns=(*rest.columns, (Lit(0), "first_in"), (Lit(1), "from_rest")),
-            source=rest.source,
-            where=rest.where,
-            group_by=rest.group_by,
-        )
-        return marked_closed, marked_rest
+        marked = [
+            replace(rest, columns=(*rest.columns, (Lit(0), "first_in"), (Lit(1), "from_rest")))
+            for rest in rests
+        ]
+        return marked_closed, marked
 
     def _closed_visits(self, columns: list[tuple[Expr, str]]) -> Select | None:
         """The rollup's rows for `columns`: closed visits wholly inside the period; None when a
@@ -493,25 +489,52 @@ class _Builder:
             ),
         )
 
-    def _unrolled(self) -> Expr:
-        """Events of the visits the rollup does not answer: open visits and closed visits
-        crossing the period's start or end."""
+    def _unrolled(self) -> list[list[Expr]]:
+        """Which events to group for the visits the rollup does not answer, as three disjoint
+        sets of visits, each with the stretch of time its events lie in (so DuckDB reads only
+        the row groups of that stretch):
+        - open visits: from the earliest of F (open visits without a row) and the first event
+          of any open visit's row (a reopened visit);
+        - closed visits crossing the period's start (and not its end): up to their last end;
+        - closed visits crossing the period's end: from their first start.
+        """
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         site = eq(Col("site_id"), Value(self.site_id))
 
-        def crosses(bound: Value) -> Expr:
-            return BinOp(
-                "AND", BinOp("<", Col("start_ts"), bound), BinOp(">=", Col("end_ts"), bound)
+        def rows(where: list[Expr]) -> Select:
+            return Select(
+                columns=((Col("session_id"), "cut_session"),), source="visits", where=and_all(where)
             )
 
-        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
-        cut = Select(
-            columns=((Col("session_id"), "cut_session"),),
-            source="visits",
-            where=and_all([site, BinOp("OR", crosses(start), crosses(end))]),
-        )
-        return BinOp(
-            "OR", InSelect(Col("session_id"), self._open_visits()), InSelect(Col("session_id"), cut)
-        )
+        def bound(value: Expr, where: list[Expr]) -> Scalar:
+            # One bare scalar subquery per bound: DuckDB turns `ts >= (SELECT ...)` into a
+            # filter that skips row groups, but not an expression around subqueries.
+            select = Select(columns=((value, "bound"),), source="visits", where=and_all(where))
+            return Scalar(select)
+
+        def crossing(moment: Value) -> list[Expr]:
+            return [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
+
+        is_open = InSelect(Col("session_id"), self._open_visits())
+        reopened: list[Expr] = [site, BinOp(">=", Col("end_ts"), start), is_open]
+        first_start = fn("min", Col("start_ts"))
+        open_since = fn("greatest", start, fn("least", fn("open_from"), first_start))
+        cut_start = InSelect(Col("session_id"), rows(crossing(start)))
+        cut_end = InSelect(Col("session_id"), rows(crossing(end)))
+        return [
+            [BinOp(">=", _TS, bound(open_since, reopened)), is_open],
+            [
+                BinOp("<=", _TS, bound(fn("max", Col("end_ts")), crossing(start))),
+                cut_start,
+                Not(is_open),
+                Not(cut_end),
+            ],
+            [
+                BinOp(">=", _TS, bound(fn("greatest", start, first_start), crossing(end))),
+                cut_end,
+                Not(is_open),
+            ],
+        ]
 
     def dimension(self, name: str) -> Expr:
         """The expression a dimension groups or filters by."""

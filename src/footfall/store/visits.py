@@ -19,6 +19,11 @@ not open and group the open ones from `events` (footfall.query.plan). It holds b
   visits that are open anyway. No batch ever scans the rollup;
 - retention drops rows of visits starting before the cutoff and rebuilds the ones it cut.
 
+A second time F (`open_from`) bounds the open visits that have no row: none of their events is
+older than F. Batches lower F to their first event, checkpoints raise it to the first event of
+the visits still open. With W, F and the rows' own times, a query reads only the stretches of
+`events` that hold open or cut visits.
+
 Each row also links to the visitor's previous visit with a counted event (`prev_ev_ts`, the
 time of that visit's first counted event), relinked for every visitor a checkpoint or retention
 touches. With it the planner counts unique visitors as "visits with no earlier one in the
@@ -67,7 +72,13 @@ VISIT_COLUMNS: dict[str, str] = {
     "s_link_recipient": "VARCHAR",
 }
 
-# Before the first checkpoint every visit is open: the rollup starts empty and W at the epoch.
+# The rollup's state: W, and F (no event of an open visit without a row is older than F).
+_STATE_COLUMNS: dict[str, str] = {
+    "watermark": "TIMESTAMP NOT NULL",
+    "open_from": "TIMESTAMP NOT NULL",
+}
+
+# Before the first checkpoint every visit is open: the rollup starts empty, W and F at the epoch.
 _EPOCH = datetime(1970, 1, 1)
 
 _PAGEVIEW = "kind = 'pageview'"
@@ -115,35 +126,51 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     A rollup from a release with other columns is dropped and the watermark reset: the next
     checkpoint rebuilds it from the events.
     """
-    existing = [
-        str(row[0])
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = 'visits' ORDER BY column_index"
-        ).fetchall()
-    ]
-    if existing and existing != list(VISIT_COLUMNS):
-        con.execute("DROP TABLE visits")
+    visits, state = _columns(con, "visits"), _columns(con, "visits_watermark")
+    if (visits and visits != list(VISIT_COLUMNS)) or (state and state != list(_STATE_COLUMNS)):
+        con.execute("DROP TABLE IF EXISTS visits")
         con.execute("DROP TABLE IF EXISTS visits_watermark")
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in VISIT_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS visits (\n    {columns}\n)")
-    con.execute("CREATE TABLE IF NOT EXISTS visits_watermark (watermark TIMESTAMP NOT NULL)")
+    state_columns = ", ".join(f"{name} {kind}" for name, kind in _STATE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS visits_watermark ({state_columns})")
     found = con.execute("SELECT count(*) FROM visits_watermark").fetchone()
     if found is not None and found[0] == 0:
-        con.execute("INSERT INTO visits_watermark VALUES (?)", [_EPOCH])
+        con.execute("INSERT INTO visits_watermark VALUES (?, ?)", [_EPOCH, _EPOCH])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+        [table],
+    ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
-    """W: every visit whose last event is before it is in `visits`, and no other."""
+    """W: a visit with no event at or after it is closed and has its row here."""
     row = con.execute("SELECT watermark FROM visits_watermark").fetchone()
     return row[0] if row else _EPOCH
 
 
+def _open_from(con: duckdb.DuckDBPyConnection) -> datetime:
+    row = con.execute("SELECT open_from FROM visits_watermark").fetchone()
+    return row[0] if row else _EPOCH
+
+
 def after_insert(con: duckdb.DuckDBPyConnection, earliest: datetime | None) -> None:
-    """Keep the invariant after a batch whose first human event is at `earliest` joined
-    `events` (inside the batch's transaction): an event before W lowers W to its time."""
-    if earliest is not None and _naive_utc(earliest) < watermark(con):
-        con.execute("UPDATE visits_watermark SET watermark = ?", [_naive_utc(earliest)])
+    """Keep the invariants after a batch whose first human event is at `earliest` joined
+    `events` (inside the batch's transaction): an event before W lowers W to its time, and
+    one before F lowers F."""
+    if earliest is None:
+        return
+    earliest = _naive_utc(earliest)
+    con.execute(
+        "UPDATE visits_watermark SET watermark = least(watermark, $1), "
+        "open_from = least(open_from, $1)",
+        [earliest],
+    )
 
 
 def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
@@ -169,7 +196,14 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
         _link(con, f"SELECT DISTINCT site_id, vid FROM visits WHERE {closing}")
     finally:
         con.execute("DROP TABLE closing")
-    con.execute("UPDATE visits_watermark SET watermark = ?", [until])
+    # F: the first event of the visits still open. Those without a row have every event at
+    # or after the old F, so the scan starts there.
+    con.execute(
+        "UPDATE visits_watermark SET watermark = $2, open_from = coalesce(("
+        "SELECT min(ts) FROM events WHERE NOT is_bot AND ts >= $1 AND (site_id, session_id) IN "
+        "(SELECT site_id, session_id FROM events WHERE NOT is_bot AND ts >= $2)), $2)",
+        [_open_from(con), until],
+    )
     return int(written[0]) if written else 0
 
 

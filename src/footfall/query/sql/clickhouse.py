@@ -42,6 +42,8 @@ _FUNCTIONS: dict[str, Spelling] = {
     "prop": lambda a: f"arrayElement(props_values, indexOf(props_keys, {a[0]}))",
     "contains": lambda a: f"(position({a[0]}, {a[1]}) > 0)",
     "coalesce": lambda a: f"coalesce({a[0]}, {a[1]})",
+    "least": lambda a: f"least({a[0]}, {a[1]})",
+    "greatest": lambda a: f"greatest({a[0]}, {a[1]})",
     "lower": lambda a: f"lowerUTF8({a[0]})",
     "matches": lambda a: f"match({a[0]}, {a[1]})",
     "to_float": lambda a: f"toFloat64({a[0]})",

@@ -34,6 +34,8 @@ _FUNCTIONS: dict[str, Spelling] = {
     ),
     "contains": lambda a: f"contains({a[0]}, {a[1]})",
     "coalesce": lambda a: f"coalesce({a[0]}, {a[1]})",
+    "least": lambda a: f"least({a[0]}, {a[1]})",
+    "greatest": lambda a: f"greatest({a[0]}, {a[1]})",
     "lower": lambda a: f"lower({a[0]})",
     "matches": lambda a: f"regexp_matches({a[0]}, {a[1]})",
     "to_float": lambda a: f"CAST({a[0]} AS DOUBLE)",
@@ -48,6 +50,7 @@ _FUNCTIONS: dict[str, Spelling] = {
     "ts_epoch_ms": lambda a: "epoch_ms(ts)",
     # The visit rollup's watermark (footfall.store.visits), read in the query's own snapshot.
     "watermark": lambda a: "(SELECT watermark FROM visits_watermark)",
+    "open_from": lambda a: "(SELECT open_from FROM visits_watermark)",
     "burst_key": lambda a: "CAST(campaign_id AS VARCHAR) || '|' || recipient",
     "recipient_key": lambda a: (
         "CASE WHEN recipient <> '' THEN recipient ELSE '#' || CAST(visitor_id AS VARCHAR) END"
