@@ -84,6 +84,7 @@ def fill(store: EventStore, events: int, days: int, end: datetime) -> float:
     if isinstance(store, DuckDBEventStore):
         with duckdb.connect(str(store.path)) as con:
             generate_into_duckdb(con, spec)
+        store.inserted_since(datetime.fromtimestamp(spec.start_ms / 1000, UTC))
     else:
         generate_into_store(store, spec)
     return time.perf_counter() - started

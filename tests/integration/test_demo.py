@@ -395,3 +395,16 @@ def test_a_locked_store_is_reported_in_one_line(tmp_path: Path) -> None:
     assert "--data-dir" in result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "Traceback" not in result.output
+
+
+def test_the_demo_visits_are_rolled_up(demo_run: DemoRun) -> None:
+    """The dashboard reads the demo's closed visits from the rollup from the start."""
+    watermark = demo_run.value("SELECT watermark FROM visits_watermark")
+    assert watermark > (demo_run.started - timedelta(hours=1)).replace(tzinfo=None)
+    closed = demo_run.value(
+        "SELECT count(*) FROM (SELECT session_id FROM events WHERE NOT is_bot "
+        "GROUP BY session_id HAVING max(ts) < ?)",
+        [watermark],
+    )
+    assert closed > 0
+    assert demo_run.value("SELECT count(*) FROM visits") == closed

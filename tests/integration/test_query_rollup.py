@@ -203,3 +203,19 @@ def test_visits_open_across_the_watermark_are_read_whole(
     populate(store, [pageview(site_id=1, visitor_id=2, session_id=2, ts=moment)])
     assert run_query(store, query, SITE, now=NOW).rows[0].metrics == [2, 2, 5, 4800]
     answers(store, monkeypatch)
+
+
+def test_rows_inserted_around_the_store_reopen_the_rollup(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bulk SQL (the demo generator) bypasses `insert`; `inserted_since` keeps answers exact."""
+    populate(store, random_world(3, 1, 60))
+    store.roll_up(NOW)
+    store.execute(
+        "INSERT INTO events SELECT * REPLACE (session_id + 1000 AS session_id, "
+        "ts + INTERVAL 3 HOUR AS ts, gen_random_uuid()::VARCHAR::BLOB AS event_id) FROM events"
+    )
+    store.inserted_since(START)
+    answers(store, monkeypatch)
+    store.roll_up(NOW)
+    answers(store, monkeypatch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import duckdb
@@ -116,5 +116,11 @@ def _generate(store: EventStore, spec: DemoSpec, console: Console) -> DemoSummar
             # Same process, same file: DuckDB hands back a connection to the store's own
             # database instance, on which the generator runs its own transactions.
             with duckdb.connect(str(store.path)) as con:
-                return generate_into_duckdb(con, spec, advance)
+                summary = generate_into_duckdb(con, spec, advance)
+            # The bulk SQL bypassed `insert`: reopen the rollup from the first demo day, then
+            # roll the demo's visits up now so its dashboard is quick from the start.
+            first_day = datetime.fromtimestamp(spec.start_ms / 1000, UTC) - timedelta(days=1)
+            store.inserted_since(first_day)
+            store.roll_up()
+            return summary
         return generate_into_store(store, spec, advance)

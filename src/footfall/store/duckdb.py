@@ -211,6 +211,19 @@ class DuckDBEventStore:
         rows = self.execute("SELECT position FROM queue_position")
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    def inserted_since(self, earliest: datetime) -> None:
+        """Tell the visit rollup that rows from `earliest` on went into `events` by another
+        path than `insert` (the demo generator's bulk SQL): their visits count as open until
+        the next roll-up."""
+        with self._write_lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                visits.after_insert(self._con, earliest)
+                self._con.execute("COMMIT")
+            except BaseException:
+                _rollback(self._con)
+                raise
+
     def roll_up(self, now: datetime | None = None) -> int:
         """Roll up the visits closed by `now` (default: the clock) into `visits`; returns
         how many were added."""
