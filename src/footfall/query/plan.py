@@ -118,6 +118,16 @@ class Plan:
     granularity: str | None  # bucket size of the time dimension, if any
 
 
+def _distinct_sessions(source: str, where: Sequence[Expr]) -> Select:
+    """The distinct session ids of `source` rows matching `where` (a set to join)."""
+    return Select(
+        columns=((Col("session_id"), "session_id"),),
+        source=source,
+        where=and_all(list(where)),
+        group_by=(Col("session_id"),),
+    )
+
+
 def plan(
     query: Query,
     site_id: int,
@@ -405,8 +415,13 @@ class _Builder:
         if closed is None:
             return grouped
         rests = [
-            replace(grouped, where=and_all([*self.scope, *conditions]))
-            for conditions in self._unrolled()
+            replace(
+                grouped,
+                join=visits,
+                join_using="session_id",
+                where=and_all([*self.scope, *conditions]),
+            )
+            for visits, conditions in self._unrolled()
         ]
         if first_visits:
             closed, rests = self._first_visits(closed, rests)
@@ -477,63 +492,68 @@ class _Builder:
 
     def _open_visits(self) -> Select:
         """The site's open visits: those with a human event at or after the watermark."""
-        return Select(
-            columns=((Col("session_id"), "open_session"),),
-            source="events",
-            where=and_all(
-                [
-                    eq(Col("site_id"), Value(self.site_id)),
-                    eq(Col("is_bot"), Lit(False)),
-                    BinOp(">=", _TS, fn("watermark")),
-                ]
-            ),
-        )
+        where = [
+            eq(Col("site_id"), Value(self.site_id)),
+            eq(Col("is_bot"), Lit(False)),
+            BinOp(">=", _TS, fn("watermark")),
+        ]
+        return _distinct_sessions("events", where)
 
-    def _unrolled(self) -> list[list[Expr]]:
+    def _unrolled(self) -> list[tuple[Select, list[Expr]]]:
         """Which events to group for the visits the rollup does not answer, as three disjoint
-        sets of visits, each with the stretch of time its events lie in (so DuckDB reads only
-        the row groups of that stretch):
+        sets of visits (each joined, one row per visit), each with the stretch of time its
+        events lie in, so DuckDB reads only the row groups of that stretch:
         - open visits: from the earliest of F (open visits without a row) and the first event
           of any open visit's row (a reopened visit);
         - closed visits crossing the period's start (and not its end): up to their last end;
         - closed visits crossing the period's end: from their first start.
+        Sets are joined rather than tested with IN: DuckDB then hashes the few visits of the
+        set instead of every row it is matched against.
         """
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         site = eq(Col("site_id"), Value(self.site_id))
 
-        def rows(where: list[Expr]) -> Select:
-            return Select(
-                columns=((Col("session_id"), "cut_session"),), source="visits", where=and_all(where)
-            )
+        def crossing(moment: Value) -> Select:
+            where = [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
+            return _distinct_sessions("visits", where)
 
-        def bound(value: Expr, where: list[Expr]) -> Scalar:
+        def bound(value: Expr, visits: Select) -> Scalar:
             # One bare scalar subquery per bound: DuckDB turns `ts >= (SELECT ...)` into a
             # filter that skips row groups, but not an expression around subqueries.
-            select = Select(columns=((value, "bound"),), source="visits", where=and_all(where))
-            return Scalar(select)
+            return Scalar(
+                Select(
+                    columns=((value, "bound"),),
+                    source="visits",
+                    join=visits,
+                    join_using="session_id",
+                    where=eq(Col("site_id"), Value(self.site_id)),
+                )
+            )
 
-        def crossing(moment: Value) -> list[Expr]:
-            return [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
-
-        is_open = InSelect(Col("session_id"), self._open_visits())
-        reopened: list[Expr] = [site, BinOp(">=", Col("end_ts"), start), is_open]
+        open_visits = self._open_visits()
+        cut_start, cut_end = crossing(start), crossing(end)
         first_start = fn("min", Col("start_ts"))
-        open_since = fn("greatest", start, fn("least", fn("open_from"), first_start))
-        cut_start = InSelect(Col("session_id"), rows(crossing(start)))
-        cut_end = InSelect(Col("session_id"), rows(crossing(end)))
+        last_end = fn("max", Col("end_ts"))
+        # The period's own bounds are in the scope. With no crossing row a bound falls outside
+        # the period (not NULL, which DuckDB would not turn into a row-group filter).
+        open_since = bound(fn("least", fn("open_from"), first_start), open_visits)
         return [
-            [BinOp(">=", _TS, bound(open_since, reopened)), is_open],
-            [
-                BinOp("<=", _TS, bound(fn("max", Col("end_ts")), crossing(start))),
+            (open_visits, [BinOp(">=", _TS, open_since)]),
+            (
                 cut_start,
-                Not(is_open),
-                Not(cut_end),
-            ],
-            [
-                BinOp(">=", _TS, bound(fn("greatest", start, first_start), crossing(end))),
+                [
+                    BinOp("<=", _TS, bound(fn("coalesce", last_end, Value(_LONG_AGO)), cut_start)),
+                    Not(InSelect(Col("session_id"), open_visits)),
+                    Not(InSelect(Col("session_id"), cut_end)),
+                ],
+            ),
+            (
                 cut_end,
-                Not(is_open),
-            ],
+                [
+                    BinOp(">=", _TS, bound(fn("coalesce", first_start, end), cut_end)),
+                    Not(InSelect(Col("session_id"), open_visits)),
+                ],
+            ),
         ]
 
     def dimension(self, name: str) -> Expr:
