@@ -188,22 +188,43 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
         [current, until],
     )
     try:
-        closing = "(site_id, session_id) IN (SELECT site_id, session_id FROM closing)"
-        con.execute(f"DELETE FROM visits WHERE {closing}")
-        written = con.execute(
-            "INSERT INTO visits BY NAME " + _ROLLUP.format(where=closing)
+        # The closing visits were open: their events lie from F on, or from their stale
+        # row's start (a reopened visit). Bounding the scan lets DuckDB skip older row groups.
+        found = con.execute(
+            "SELECT least($1, min(start_ts)) FROM visits JOIN closing USING (site_id, session_id)",
+            [_open_from(con)],
         ).fetchone()
-        _link(con, f"SELECT DISTINCT site_id, vid FROM visits WHERE {closing}")
+        since = found[0] if found and found[0] is not None else _open_from(con)
+        closing = "(site_id, session_id) IN (SELECT site_id, session_id FROM closing)"
+        con.execute(
+            "DELETE FROM visits USING closing "
+            "WHERE visits.site_id = closing.site_id AND visits.session_id = closing.session_id"
+        )
+        written = con.execute(
+            "INSERT INTO visits BY NAME " + _ROLLUP.format(where=f"ts >= $1 AND {closing}"),
+            [since],
+        ).fetchone()
+        _link(
+            con, "SELECT DISTINCT site_id, vid FROM visits JOIN closing USING (site_id, session_id)"
+        )
     finally:
         con.execute("DROP TABLE closing")
     # F: the first event of the visits still open. Those without a row have every event at
     # or after the old F, so the scan starts there.
     con.execute(
-        "UPDATE visits_watermark SET watermark = $2, open_from = coalesce(("
-        "SELECT min(ts) FROM events WHERE NOT is_bot AND ts >= $1 AND (site_id, session_id) IN "
-        "(SELECT site_id, session_id FROM events WHERE NOT is_bot AND ts >= $2)), $2)",
-        [_open_from(con), until],
+        "CREATE TEMP TABLE still_open AS SELECT DISTINCT site_id, session_id FROM events "
+        "WHERE NOT is_bot AND ts >= $1",
+        [until],
     )
+    try:
+        con.execute(
+            "UPDATE visits_watermark SET watermark = $2, open_from = coalesce(("
+            "SELECT min(ts) FROM events JOIN still_open USING (site_id, session_id) "
+            "WHERE NOT is_bot AND ts >= $1), $2)",
+            [_open_from(con), until],
+        )
+    finally:
+        con.execute("DROP TABLE still_open")
     return int(written[0]) if written else 0
 
 
