@@ -228,15 +228,19 @@ class DuckDBEventStore:
         """Roll up the visits closed by `now` (default: the clock) into `visits`; returns
         how many were added."""
         until = (now or datetime.now(UTC)) - self.visit_close_after
-        with self._write_lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                added = visits.advance(con, until)
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
+        added = 0
+        # A long way to go (a first roll-up of a large file, an import of old logs) goes a week
+        # at a time: each step's memory stays bounded and its rows lie together in the file.
+        for step in visits.steps(self.execute, until):
+            with self._write_lock:
+                con = self._con
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    added += visits.advance(con, step)
+                    con.execute("COMMIT")
+                except BaseException:
+                    _rollback(con)
+                    raise
         return added
 
     def checkpoint(self) -> str | None:

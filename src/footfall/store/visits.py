@@ -35,7 +35,9 @@ dimension with and without the rollup.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 
@@ -117,6 +119,7 @@ SELECT
 FROM events
 WHERE NOT is_bot AND {{where}}
 GROUP BY site_id, session_id
+ORDER BY start_ts
 """
 
 
@@ -171,6 +174,30 @@ def after_insert(con: duckdb.DuckDBPyConnection, earliest: datetime | None) -> N
         "open_from = least(open_from, $1)",
         [earliest],
     )
+
+
+STEP = timedelta(days=7)
+
+
+def steps(
+    read: Callable[[str, list[Any] | None], list[tuple[Any, ...]]], until: datetime
+) -> list[datetime]:
+    """The watermarks to advance through on the way to `until`: a week at a time from the
+    first human event at or after W, ending with `until` itself."""
+    until = _naive_utc(until)
+    found = read(
+        "SELECT min(ts) FROM events WHERE NOT is_bot "
+        "AND ts >= (SELECT watermark FROM visits_watermark)",
+        None,
+    )
+    first = found[0][0] if found else None
+    points: list[datetime] = []
+    if first is not None:
+        point = first + STEP
+        while point < until:
+            points.append(point)
+            point += STEP
+    return [*points, until]
 
 
 def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
