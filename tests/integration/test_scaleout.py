@@ -4,10 +4,8 @@ outage."""
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,104 +15,23 @@ import pytest
 import redis
 
 from footfall.queue.redis import GROUP
-from footfall.store.clickhouse import ClickHouseEventStore
 from tests.support.accounts import postgres_metadata_url
 from tests.support.clickhouse import ClickHouseServer, clickhouse_server
 from tests.support.redis import redis_url
-from tests.support.scaleout import WorkerProcess, cluster_env, running_cluster
+from tests.support.scaleout import (
+    BROWSER,
+    Load,
+    WorkerProcess,
+    cluster_env,
+    running_cluster,
+    wait_stored,
+)
 from tests.support.server import LiveServer, free_port
 from tests.support.services import require
 
 __all__ = ["clickhouse_server", "redis_url"]  # fixtures
 
 pytestmark = pytest.mark.slow
-
-BROWSER = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-SENDERS = 4
-
-
-class Load:
-    """Threads posting pageviews and custom events to the collectors in turn, recording the
-    unique `n` prop of each one answered 202 and every other status seen."""
-
-    def __init__(self, urls: list[str], run: str) -> None:
-        self.urls = urls
-        self.run = run
-        self.acknowledged: set[str] = set()
-        self.statuses: list[int] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(SENDERS)]
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(self.acknowledged) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.acknowledged) >= count, f"only {len(self.acknowledged)} acknowledged"
-
-    def _send(self, sender: int) -> None:
-        clients = [
-            httpx.Client(base_url=url, headers={"user-agent": BROWSER}, timeout=10)
-            for url in self.urls
-        ]
-        try:
-            for count in itertools.count():
-                if self._stop.is_set():
-                    return
-                unique = f"{self.run}-{sender}-{count}"
-                payload = {
-                    "n": "pageview" if count % 3 else "signup",
-                    "u": f"http://localhost/page/{count % 7}",
-                    "d": "localhost",
-                    "p": {"n": unique},
-                }
-                client = clients[count % len(clients)]
-                try:
-                    response = client.post(
-                        "/api/event",
-                        json=payload,
-                        headers={"x-forwarded-for": f"10.0.{sender}.{count % 50}"},
-                    )
-                except httpx.TransportError:
-                    continue
-                with self._lock:
-                    self.statuses.append(response.status_code)
-                    if response.status_code == 202 and "x-footfall-dropped" not in response.headers:
-                        self.acknowledged.add(unique)
-        finally:
-            for client in clients:
-                client.close()
-
-
-def _stored(events_url: str) -> list[str]:
-    store = ClickHouseEventStore(events_url)
-    try:
-        rows = store.execute("SELECT props_keys, props_values FROM events")
-    finally:
-        store.close()
-    return [dict(zip(keys, values, strict=True)).get("n", "") for keys, values in rows]
-
-
-def _wait_stored(events_url: str, expected: set[str]) -> list[str]:
-    deadline = time.monotonic() + 90
-    stored = _stored(events_url)
-    while not expected <= set(stored) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stored = _stored(events_url)
-    return stored
 
 
 @pytest.fixture
@@ -136,7 +53,7 @@ def test_every_acknowledged_event_lands_once_through_a_worker_kill(
             load.wait_for(1600)
         assert set(load.statuses) == {202}, "a collector refused events with Redis up"
         cluster.workers[0].start()
-        stored = _wait_stored(events_url, load.acknowledged)
+        stored = wait_stored(events_url, load.acknowledged)
         assert load.acknowledged <= set(stored), cluster.logs()
         assert len(stored) == len(set(stored)), "an event was stored twice"
         assert redis.Redis.from_url(redis_url).xlen("footfall:events:0") == 0

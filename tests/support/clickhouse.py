@@ -145,9 +145,12 @@ def _answers(server: ClickHouseServer) -> bool:
         client.disconnect()
 
 
-def _start(command: list[str], root: Path) -> tuple[ClickHouseServer, subprocess.Popen[bytes]]:
-    """Start the server on fresh ports; raises RuntimeError if it exits or never answers."""
-    server = ClickHouseServer("127.0.0.1", free_port(), free_port(), root)
+def _start(
+    command: list[str], root: Path, server: ClickHouseServer | None = None
+) -> tuple[ClickHouseServer, subprocess.Popen[bytes]]:
+    """Start the server on fresh ports (or again on `server`'s data dir and ports); raises
+    RuntimeError if it exits or never answers."""
+    server = server or ClickHouseServer("127.0.0.1", free_port(), free_port(), root)
     for folder in ("data", "tmp", "user_files", "format_schemas", "log"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     config = root / "config.xml"
@@ -195,6 +198,46 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
+
+
+class PrivateServer:
+    """A clickhouse-server of one test's own, which the test may kill and start again on the
+    same data dir and ports (outage tests); `server` says where it listens."""
+
+    def __init__(self, root: Path) -> None:
+        command = server_command()
+        require(command is not None, "clickhouse-server is not installed (apt-get install it)")
+        require(_driver_installed(), "the clickhouse-driver package is not installed")
+        assert command is not None
+        self._command = command
+        self.server, self._process = _start(command, root)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self._process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server and wait for it to be gone (connections are refused then)."""
+        self._process.kill()
+        self._process.wait(timeout=30)
+
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs (connections are accepted and never answered)."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        self._process.send_signal(signal.SIGCONT)
+
+    def start(self) -> None:
+        """Start the killed server again on its data dir and ports; waits until it answers."""
+        self.server, self._process = _start(self._command, self.server.root, self.server)
+
+    def close(self) -> None:
+        """Stop the server for good."""
+        self.resume()
+        _stop(self._process)
 
 
 # The one server of this process: every test module that imports the fixture gets its own

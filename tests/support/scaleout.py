@@ -3,20 +3,27 @@ processes over real Redis, ClickHouse and PostgreSQL, for end-to-end tests."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from footfall.store.clickhouse import ClickHouseEventStore
 from tests.support.server import FOOTFALL, LiveServer, free_port
 
 SECRET = "scale-out-test-secret-0123456789abcdef"
+BROWSER = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 class WorkerProcess:
@@ -112,8 +119,16 @@ def running_cluster(
     collectors: int = 2,
     workers: int = 2,
     site: str = "localhost",
+    worker_shards: Sequence[str] = (),
 ) -> Iterator[Cluster]:
-    """Start api, then the site, collectors and workers; stop them all afterwards."""
+    """Start api, then the site, collectors and workers; stop them all afterwards.
+
+    `worker_shards` gives each worker its own shards (`--shards`, e.g. ["0-1", "2-3"]), so that
+    every visitor's events reach one worker and one sessionizer; by default all workers share
+    all shards through the consumer group.
+    """
+    if worker_shards and len(worker_shards) != workers:
+        raise ValueError("worker_shards needs one entry per worker")
     cluster = Cluster(api=LiveServer(root / "api", env=env, serve_args=["--role", "api"]))
     try:
         cluster.api.start()
@@ -126,7 +141,8 @@ def running_cluster(
             cluster.collectors.append(collector)
             collector.start()
         for index in range(workers):
-            worker = WorkerProcess(root / f"worker{index}", env)
+            shards = worker_shards[index] if worker_shards else ""
+            worker = WorkerProcess(root / f"worker{index}", env, shards)
             cluster.workers.append(worker)
             worker.start()
         yield cluster
@@ -136,3 +152,90 @@ def running_cluster(
         for collector in cluster.collectors:
             collector.stop()
         cluster.api.stop()
+
+
+class Load:
+    """Threads posting pageviews and custom events to the collectors in turn, recording the
+    unique `n` prop of each one answered 202 and every other status seen (0: no answer at all,
+    the connection failed or timed out)."""
+
+    def __init__(self, urls: list[str], run: str, senders: int = 4) -> None:
+        self.urls = urls
+        self.run = run
+        self.acknowledged: set[str] = set()
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(senders)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def wait_for(self, count: int, within_s: float = 60.0) -> None:
+        """Block until `count` events were acknowledged in all (fails after `within_s`)."""
+        deadline = time.monotonic() + within_s
+        while len(self.acknowledged) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.acknowledged) >= count, f"only {len(self.acknowledged)} acknowledged"
+
+    def _send(self, sender: int) -> None:
+        clients = [
+            httpx.Client(base_url=url, headers={"user-agent": BROWSER}, timeout=10)
+            for url in self.urls
+        ]
+        try:
+            for count in itertools.count():
+                if self._stop.is_set():
+                    return
+                unique = f"{self.run}-{sender}-{count}"
+                payload = {
+                    "n": "pageview" if count % 3 else "signup",
+                    "u": f"http://localhost/page/{count % 7}",
+                    "d": "localhost",
+                    "p": {"n": unique},
+                }
+                client = clients[count % len(clients)]
+                try:
+                    response = client.post(
+                        "/api/event",
+                        json=payload,
+                        headers={"x-forwarded-for": f"10.0.{sender}.{count % 50}"},
+                    )
+                except httpx.TransportError:
+                    with self._lock:
+                        self.statuses.append(0)
+                    continue
+                with self._lock:
+                    self.statuses.append(response.status_code)
+                    if response.status_code == 202 and "x-footfall-dropped" not in response.headers:
+                        self.acknowledged.add(unique)
+        finally:
+            for client in clients:
+                client.close()
+
+
+def stored_labels(events_url: str) -> list[str]:
+    """The `n` prop of every row of the ClickHouse events table ("" where it has none)."""
+    store = ClickHouseEventStore(events_url)
+    try:
+        rows = store.execute("SELECT props_keys, props_values FROM events")
+    finally:
+        store.close()
+    return [dict(zip(keys, values, strict=True)).get("n", "") for keys, values in rows]
+
+
+def wait_stored(events_url: str, expected: set[str], within_s: float = 90.0) -> list[str]:
+    """`stored_labels` once every expected label is among them (or `within_s` passed)."""
+    deadline = time.monotonic() + within_s
+    stored = stored_labels(events_url)
+    while not expected <= set(stored) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stored = stored_labels(events_url)
+    return stored

@@ -3,7 +3,9 @@
 from footfall.accounts.keys import (
     ApiKeyVerifier,
     KeyInfo,
+    announce_key_changes,
     create_api_key,
+    forget_api_keys,
     hash_key,
     parse_scopes,
     revoke_api_key,
@@ -14,9 +16,11 @@ from footfall.accounts.users import count_users, create_user, get_user, parse_ro
 __all__ = [
     "ApiKeyVerifier",
     "KeyInfo",
+    "announce_key_changes",
     "count_users",
     "create_api_key",
     "create_user",
+    "forget_api_keys",
     "get_user",
     "hash_key",
     "hash_password",

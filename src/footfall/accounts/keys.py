@@ -2,6 +2,11 @@
 
 A raw key reads `ff_<prefix>_<secret>`. The prefix is the public part used to find the row; the
 secret is 32 random bytes, so a plain SHA-256 of the whole key is as strong as a slow hash here.
+
+Every verifier of a process over one metadata database (the collector's and the API's) is
+cleared by `invalidate()` on any of them, after a key is revoked or its user disabled or
+deleted. In scale-out, `announce_key_changes` hooks the Redis invalidation bus in, so that the
+other processes clear theirs too (`forget_api_keys`); their ttl bounds a lost message.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -93,7 +99,8 @@ def create_api_key(
 
 
 def revoke_api_key(session: Session, key_id: int, when: datetime | None = None) -> bool:
-    """Mark a key revoked (verifiers notice within their ttl); False when there is no such key."""
+    """Mark a key revoked; False when there is no such key. Once committed, call a verifier's
+    `invalidate()` so that no process keeps accepting the key from its cache."""
     key = session.get(ApiKey, key_id)
     if key is None:
         return False
@@ -119,13 +126,59 @@ class _Entry:
     expires_at: float
 
 
+class _ProcessCaches:
+    """The verifiers of this process by metadata database, and who hears of their changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verifiers: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[ApiKeyVerifier]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._announcers: weakref.WeakKeyDictionary[Engine, Callable[[], None]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def add(self, engine: Engine, verifier: ApiKeyVerifier) -> None:
+        with self._lock:
+            self._verifiers.setdefault(engine, weakref.WeakSet()).add(verifier)
+
+    def forget(self, engine: Engine) -> None:
+        with self._lock:
+            verifiers = list(self._verifiers.get(engine, ()))
+        for verifier in verifiers:
+            verifier.forget()
+
+    def set_announcer(self, engine: Engine, announce: Callable[[], None]) -> None:
+        with self._lock:
+            self._announcers[engine] = announce
+
+    def announcer(self, engine: Engine) -> Callable[[], None] | None:
+        with self._lock:
+            return self._announcers.get(engine)
+
+
+_caches = _ProcessCaches()
+
+
+def forget_api_keys(engine: Engine) -> None:
+    """Clear every API-key cache of this process over `engine` (another process changed keys)."""
+    _caches.forget(engine)
+
+
+def announce_key_changes(engine: Engine, announce: Callable[[], None]) -> None:
+    """Call `announce` whenever this process invalidates its key caches over `engine` (the
+    scale-out roles publish on the invalidation bus; the receivers call `forget_api_keys`)."""
+    _caches.set_announcer(engine, announce)
+
+
 class ApiKeyVerifier:
     """Checks raw keys; a key seen within `ttl_s` is answered from memory without a database read.
 
-    Revocation, deletion and disabled users therefore take effect within `ttl_s` (at once in this
-    process after `invalidate()`). Unknown keys are cached too, in a bounded table, so guessing
-    does not turn into database load. `verify` may read the database on a cold key: from async
-    code, call it in a worker thread.
+    Revocation, deletion and disabled users take effect at once after `invalidate()`, in every
+    verifier of this process over the same database and, through the hook of
+    `announce_key_changes`, in the other processes; otherwise within `ttl_s`. Unknown keys are
+    cached too, in a bounded table, so guessing does not turn into database load. `verify` may
+    read the database on a cold key: from async code, call it in a worker thread.
     """
 
     def __init__(
@@ -143,6 +196,9 @@ class ApiKeyVerifier:
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._touched: dict[int, float] = {}
         self._lock = threading.Lock()
+        # Bumped by every forget(): a database answer read before it is not cached after it.
+        self._generation = 0
+        _caches.add(engine, self)
 
     def verify(self, raw_key: str) -> KeyInfo | None:
         """The grants of a valid, unrevoked key of an enabled user, else None."""
@@ -158,20 +214,33 @@ class ApiKeyVerifier:
                 info = entry.info
             else:
                 entry = None
+            generation = self._generation
         if entry is None:
             info = self._load(prefix, digest)
-            self._remember(digest, _Entry(info, now + self._ttl_s))
+            self._remember(digest, _Entry(info, now + self._ttl_s), generation)
         if info is not None:
             self._touch(info.id, now)
         return info
 
     def invalidate(self) -> None:
-        """Forget every cached answer (after this process revoked or changed keys)."""
+        """After this process revoked or changed keys: clear every key cache of this process
+        over the same database, and tell the other processes (when announce_key_changes set a
+        hook for it)."""
+        _caches.forget(self._engine)
+        announce = _caches.announcer(self._engine)
+        if announce is not None:
+            announce()
+
+    def forget(self) -> None:
+        """Forget every cached answer of this verifier (and any being read right now)."""
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
-    def _remember(self, digest: str, entry: _Entry) -> None:
+    def _remember(self, digest: str, entry: _Entry, generation: int) -> None:
         with self._lock:
+            if generation != self._generation:
+                return  # read before a change was announced: maybe stale, ask again next time
             self._cache[digest] = entry
             self._cache.move_to_end(digest)
             while len(self._cache) > self._max_entries:

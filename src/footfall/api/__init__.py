@@ -29,6 +29,7 @@ from footfall.api.security import public
 from footfall.collect import openapi as collect_openapi
 from footfall.dashboard import admin as dashboard_admin
 from footfall.dashboard import campaigns as dashboard_campaigns
+from footfall.dashboard import errors as dashboard_errors
 from footfall.dashboard import login as dashboard_login
 from footfall.dashboard import pages as dashboard_pages
 from footfall.dashboard import settings as dashboard_settings
@@ -62,6 +63,7 @@ def create_api(services: Services) -> FastAPI:
     api.openapi = openapi  # type: ignore[method-assign]
     api.state.services = services
     install_error_handlers(api)
+    dashboard_errors.install(api)  # HTML error pages for browsers on dashboard pages
 
     # Routers, one line each (keep this block sorted):
     api.include_router(accounts_audit.router)

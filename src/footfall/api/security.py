@@ -52,8 +52,6 @@ SHARED_PARAM = "auth"
 SHARED_COOKIE_PREFIX = "footfall_share_"
 PERMISSION_ATTR = "__footfall_permission__"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# API keys revoked through this process are dropped at once (invalidate); elsewhere within this.
-_KEY_CACHE_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,9 @@ class Permission:
 class AccountRuntime:
     """Per-database helpers kept for the life of the process: the key cache and the throttler."""
 
-    def __init__(self, engine: Engine, secret: str) -> None:
-        self.keys = ApiKeyVerifier(engine, ttl_s=_KEY_CACHE_TTL_S)
+    def __init__(self, engine: Engine, secret: str, key_cache_ttl: float) -> None:
+        # Revocations clear it at once in every process (accounts.keys); the ttl bounds the rest.
+        self.keys = ApiKeyVerifier(engine, ttl_s=key_cache_ttl)
         self.throttler = LoginThrottler(engine, secret)
 
 
@@ -106,7 +105,8 @@ def account_runtime(services: Services) -> AccountRuntime:
     with _runtimes_lock:
         runtime = _runtimes.get(services.engine)
         if runtime is None:
-            runtime = AccountRuntime(services.engine, services.settings.secret_key)
+            settings = services.settings
+            runtime = AccountRuntime(services.engine, settings.secret_key, settings.key_cache_ttl)
             _runtimes[services.engine] = runtime
         return runtime
 

@@ -71,6 +71,8 @@ def worker(
         batch_size=settings.batch_size,
         flush_interval=settings.flush_interval,
         session_timeout_s=settings.session_timeout,
+        checkpoint_interval=settings.checkpoint_interval,
+        retention_months=settings.retention_months,
     )
 
     def close() -> None:

@@ -103,15 +103,15 @@ class ApiEventFastPath:
         if isinstance(outcome, DropReason):
             self._dropped[outcome].inc()
             return 202, _DROPPED[outcome], b"ok"
-        return self._enqueue(outcome)
+        return await self._enqueue(outcome)
 
-    def _enqueue(self, outcome: Accepted) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _enqueue(self, outcome: Accepted) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         if self._limits is not None:
             wait = self._limits.site_wait([event.site_id for event in outcome.events])
             if wait:
                 return self._rate_limited("site", wait)
         try:
-            self._collector.enqueue(outcome)
+            await self._collector.enqueue(outcome)
         except QueueError as exc:
             log.warning("queue refused events on %s: %s", PATH, exc)
             return self._error(

@@ -164,18 +164,18 @@ class LinkFastPath:
         started = time.perf_counter()
         request = _Request(scope, self._trusted)
         if path.startswith("/u/"):
-            status, headers, body = self.redirect(request)
+            status, headers, body = await self.redirect(request)
         elif path.startswith("/r/"):
-            status, headers, body = self.pixel(request)
+            status, headers, body = await self.pixel(request)
         else:
-            status, headers, body = self.track(request)
+            status, headers, body = await self.track(request)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if request.method == "HEAD" else body}
         )
         self._latency.observe(time.perf_counter() - started)
 
-    def redirect(self, request: _Request) -> Answer:
+    async def redirect(self, request: _Request) -> Answer:
         """GET /u/{code}[/{token}]: 302 to the stored target, recording a click."""
         code, _, token = request.path[3:].partition("/")
         link = self._directory.link(code) if code else None
@@ -183,7 +183,7 @@ class LinkFastPath:
             EVENTS_REJECTED.labels("link", "404").inc()
             return 404, _LINK_NOT_FOUND, NOT_FOUND_PAGE
         recipient = self._signer.verify(token) if token else None
-        self._record(
+        await self._record(
             request,
             kind=Kind.CLICK,
             site_id=link.site_id,
@@ -206,13 +206,13 @@ class LinkFastPath:
         site = self._collector.site(_target_host(link.url))
         return site is not None and site.id == link.site_id
 
-    def pixel(self, request: _Request) -> Answer:
+    async def pixel(self, request: _Request) -> Answer:
         """GET /r/{code}[/{token}].gif: the GIF, always; an open when the campaign is known."""
         code, token = _pixel_parts(request.path[3:])
         campaign = self._directory.campaign(code) if code else None
         if campaign is None:
             return 200, _PIXEL_UNKNOWN, PIXEL_GIF
-        self._record(
+        await self._record(
             request,
             kind=Kind.OPEN,
             site_id=campaign.site_id,
@@ -224,7 +224,7 @@ class LinkFastPath:
         )
         return 200, _PIXEL, PIXEL_GIF
 
-    def track(self, request: _Request) -> Answer:
+    async def track(self, request: _Request) -> Answer:
         """GET /track/{id}[?platform=]: an o7tracker click, 302 to the campaign's redirect_url."""
         raw_id = request.path[len("/track/") :]
         campaign = self._directory.campaign_by_id(int(raw_id)) if raw_id.isdigit() else None
@@ -233,7 +233,7 @@ class LinkFastPath:
             return 404, _JSON_NOT_FOUND, _TRACK_NOT_FOUND
         query = dict(parse_qsl(request.query.decode("latin-1")))
         given = _PLATFORM_NAMES.get(query.get("platform", "").strip().lower())
-        self._record(
+        await self._record(
             request,
             kind=Kind.CLICK,
             site_id=campaign.site_id,
@@ -246,7 +246,7 @@ class LinkFastPath:
         location = campaign.redirect_url.encode("latin-1")
         return 302, [*_REDIRECT, (b"location", location)], b""
 
-    def _record(
+    async def _record(
         self,
         request: _Request,
         *,
@@ -271,7 +271,7 @@ class LinkFastPath:
             is_bot=is_machine(kind, request.method, request.client.user_agent),
         )
         try:
-            self._collector.enqueue(Accepted([event]))
+            await self._collector.enqueue(Accepted([event]))
         except QueueError as exc:
             # The reader still gets the target or the pixel; only the count is lost.
             log.warning("queue refused a %s: %s", kind.value, exc)

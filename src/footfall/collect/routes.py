@@ -168,7 +168,7 @@ class _Endpoints:
         if isinstance(accepted, DropReason):
             return _dropped_json(accepted)
         self._limit_sites(accepted)
-        self._enqueue("v1_events", accepted)
+        await self._enqueue("v1_events", accepted)
         event_id = str(uuid.UUID(bytes=accepted.events[0].event_id))
         return json_response(201, {"status": "success", "event_id": event_id})
 
@@ -181,7 +181,7 @@ class _Endpoints:
         if isinstance(accepted, DropReason):
             return _dropped_json(accepted)
         self._limit_sites(accepted)
-        self._enqueue("v1_conversions", accepted)
+        await self._enqueue("v1_conversions", accepted)
         conversion_id = str(uuid.UUID(bytes=accepted.events[0].event_id))
         return json_response(201, {"status": "success", "conversion_id": conversion_id})
 
@@ -206,7 +206,7 @@ class _Endpoints:
             else:
                 accepted.append(outcome)
         if accepted:
-            self._enqueue("v1_batch", Accepted([e for a in accepted for e in a.events]))
+            await self._enqueue("v1_batch", Accepted([e for a in accepted for e in a.events]))
         return json_response(
             200, {"status": "success", "accepted": len(accepted), "rejected": rejected}
         )
@@ -219,7 +219,7 @@ class _Endpoints:
         if isinstance(accepted, DropReason):
             return Response(status_code=204, headers={"X-Footfall-Dropped": accepted.value})
         self._limit_sites(accepted)
-        self._enqueue("analytics", accepted)
+        await self._enqueue("analytics", accepted)
         return Response(status_code=204)
 
     def _accept_server_event(
@@ -246,8 +246,8 @@ class _Endpoints:
             EVENTS_DROPPED.labels(outcome.value).inc()
         return outcome
 
-    def _enqueue(self, endpoint: str, accepted: Accepted) -> None:
-        self._collector.enqueue(accepted)
+    async def _enqueue(self, endpoint: str, accepted: Accepted) -> None:
+        await self._collector.enqueue(accepted)
         EVENTS_ACCEPTED.labels(endpoint).inc(len(accepted.events))
 
     def _limited_client(self, request: Request, key: KeyInfoLike | None) -> Client:

@@ -301,7 +301,7 @@ def shared(request: Request, services: ServicesDep, token: str) -> Response:
     if site is None:
         raise ApiError(404, "shared_link_not_found", "this shared link's site no longer exists")
     context = dashboard_pages.dashboard_context(request, services, site, shared_token=token)
-    return dashboard_pages.render(request, "shared.html", context | {"name": name})
+    return dashboard_pages.render_dashboard(request, "shared.html", context | {"name": name})
 
 
 def _check_shared(services: Services, ip: str, token: str, password: str) -> bool:

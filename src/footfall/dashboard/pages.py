@@ -1,8 +1,9 @@
 """Dashboard pages: the site list with sparklines and each site's dashboard (also shared links).
 
 Pages are complete without JavaScript (filters, ranges and tabs are links and GET forms); the
-bundled script only enhances them (graph, tabs, live visitors). Their Content-Security-Policy
-allows no inline script or style: the graph data travels in a JSON script block.
+bundled script only enhances them (graph, tabs, live visitors, the real-time view's refresh).
+Their Content-Security-Policy allows no inline script or style: the graph data travels in a
+JSON script block.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, Response
@@ -27,7 +29,12 @@ from footfall.api.security import (
     require,
     site_access,
 )
-from footfall.dashboard.reports import SPARK_HEIGHT, SPARK_WIDTH, build_dashboard, sparkline
+
+# A module import: importing footfall.dashboard.realtime first imports footfall.api, which
+# imports this module while realtime is only partly initialised.
+from footfall.dashboard import realtime as dashboard_realtime
+from footfall.dashboard.reports import build_dashboard
+from footfall.dashboard.sparkline import SPARK_HEIGHT, SPARK_WIDTH, sparkline
 from footfall.dashboard.state import GRAPH_METRICS, INTERVALS, PERIODS, parse_state
 from footfall.meta.sites import SiteInfo
 
@@ -41,6 +48,8 @@ CSP = (
 
 # The bundle built at install time (frontend/build.mjs): the only files served from STATIC_DIR.
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+# The real-time view's script asks for the live part alone with this header.
+PARTIAL_HEADER = "x-footfall-partial"
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -60,7 +69,8 @@ def render(
     return response
 
 
-def _user_context(request: Request, services: Services, principal: Principal) -> dict[str, Any]:
+def user_context(request: Request, services: Services, principal: Principal) -> dict[str, Any]:
+    """The page header's account part: who is logged in and the logout form's CSRF token."""
     raw = request.cookies.get(SESSION_COOKIE, "")
     return {
         "username": principal.username,
@@ -72,24 +82,43 @@ def _user_context(request: Request, services: Services, principal: Principal) ->
 def dashboard_context(
     request: Request, services: Services, site: SiteInfo, *, shared_token: str | None = None
 ) -> dict[str, Any]:
-    """The template context of one site's dashboard (read-only when `shared_token` is set)."""
+    """The template context of one site's dashboard (read-only when `shared_token` is set):
+    the real-time view for the "realtime" range, else the dashboard of the chosen range."""
     state = parse_state(request.query_params)
-    view = build_dashboard(services, site, state)
-    stream = f"/api/v1/realtime/stream?site={site.domain}"
+    stream = f"/api/v1/realtime/stream?{urlencode({'site': site.domain})}"
     if shared_token is not None:
-        stream += f"&auth={shared_token}"
-    return {
-        "view": view,
+        stream += f"&{urlencode({'auth': shared_token})}"
+    context: dict[str, Any] = {
+        "site": site,
         "state": state,
         "periods": PERIODS,
+        "stream_url": stream,
+        "shared": shared_token is not None,
+        "static": STATIC_PATH,
+        "realtime": None,
+    }
+    if state.realtime:
+        realtime = dashboard_realtime.build_realtime(services, site, state)
+        refresh = dashboard_realtime.REFRESH_SECONDS
+        return context | {"realtime": realtime, "refresh_seconds": refresh}
+    view = build_dashboard(services, site, state)
+    return context | {
+        "view": view,
         "metrics": GRAPH_METRICS,
         "intervals": INTERVALS,
         # "<" escaped: the JSON sits in a script block, which "</script>" would end.
         "graph_json": json.dumps(view.graph.to_json()).replace("<", "\\u003c"),
-        "stream_url": stream,
-        "shared": shared_token is not None,
-        "static": STATIC_PATH,
     }
+
+
+def render_dashboard(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """A dashboard page, or only its live part when the real-time view's script asks for it."""
+    if context["realtime"] is not None and request.headers.get(PARTIAL_HEADER) == "realtime":
+        response = render(request, "_realtime.html", context)
+    else:
+        response = render(request, template, context)
+    response.headers["vary"] = PARTIAL_HEADER
+    return response
 
 
 @router.get("/sites")
@@ -99,7 +128,7 @@ def site_list(request: Request, services: ServicesDep, principal: Member) -> Res
         (site, role.value, sparkline(services, site))
         for site, role in accessible_sites(principal, services)
     ]
-    context = _user_context(request, services, principal) | {
+    context = user_context(request, services, principal) | {
         "sites": sites,
         "spark_width": SPARK_WIDTH,
         "spark_height": SPARK_HEIGHT,
@@ -121,13 +150,13 @@ def site_dashboard(
 ) -> Response:
     """One site's dashboard; the view (range, filters, metric) comes from the query string."""
     site = site_access(principal, services, domain, Action.REPORTS_READ)
-    context = _user_context(request, services, principal) | dashboard_context(
+    context = user_context(request, services, principal) | dashboard_context(
         request, services, site
     )
     context["can_export"] = principal.may(Action.EXPORTS_CREATE) and _may_export(
         principal, services, domain
     )
-    return render(request, "dashboard.html", context)
+    return render_dashboard(request, "dashboard.html", context)
 
 
 @router.get(STATIC_PATH + "/{name}", dependencies=[Depends(public())])

@@ -7,21 +7,34 @@ dashboard and POST /api/v2/query can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from footfall.api.deps import Services
 from footfall.api.errors import ApiError
+from footfall.api.goals import site_goals
 from footfall.api.query import answer, parsed
-from footfall.dashboard.state import GRAPH_METRICS, State
+from footfall.dashboard.state import (
+    DIMENSION_KEYS,
+    GRAPH_METRICS,
+    PAGE_GOAL_KEY,
+    State,
+    page_goal_fits,
+)
 from footfall.meta.sites import SiteInfo
-from footfall.query import QueryResult
+from footfall.query import Condition, DateRange, QueryResult, page_regex
 from footfall.query.dates import Period
+from footfall.query.query import Filter
 
 PANEL_ROWS = 10
 TOP_METRICS = tuple(GRAPH_METRICS)
 LOWER_IS_BETTER = frozenset({"bounce_rate"})
 # Events that are not custom events: page views and the tracker's engagement pings.
 _NOT_CUSTOM = ["pageview", "engagement"]
+# Breakdowns that leave out visits whose value is unknown (no region or city found).
+_KNOWN_ONLY = frozenset({"visit:region", "visit:city"})
+NO_DATA = "No data for this period."
+_NO_PLACE = "No visit of this period has a known {}."
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class Tab:
     columns: list[str]
     rows: list[Row]
     note: str = ""
+    empty: str = NO_DATA  # shown instead of the table when there is no row
 
 
 @dataclass(frozen=True)
@@ -125,13 +139,35 @@ def _change(metric: str, change: int | float | None) -> tuple[str, str]:
 
 
 class Reporter:
-    """Runs the dashboard's queries for one site and one view."""
+    """Runs the dashboard's queries for one site and one view.
 
-    def __init__(self, services: Services, site: SiteInfo, state: State) -> None:
+    `window` replaces the view's date range (the real-time view's last 30 minutes, as an
+    instant range that v2 JSON cannot spell); `now` pins the clock of every answer.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        site: SiteInfo,
+        state: State,
+        *,
+        window: DateRange | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.services, self.site, self.state = services, site, state
+        self.window, self.now = window, now
 
-    def run(self, *, conversions_only: bool = False, **fields: Any) -> QueryResult:
-        """Answer a v2 query (given as its JSON fields) with this view's range and filters."""
+    def run(
+        self,
+        *,
+        conversions_only: bool = False,
+        conditions: tuple[Filter, ...] = (),
+        window: DateRange | None = None,
+        **fields: Any,
+    ) -> QueryResult:
+        """Answer a v2 query (given as its JSON fields) with this view's range and filters;
+        `conditions` are further filters given as query objects (page-goal patterns, which
+        the v2 parser would hold to its pattern length limit)."""
         extra = fields.pop("filters", [])
         payload = {
             "site_id": self.site.domain,
@@ -142,7 +178,12 @@ class Reporter:
         query = parsed(payload)
         if conversions_only:
             query = replace(query, conversions_only=True)
-        return answer(self.services, query, self.site)
+        if conditions:
+            query = replace(query, filters=query.filters + conditions)
+        chosen = window or self.window
+        if chosen is not None:
+            query = replace(query, date_range=chosen)
+        return answer(self.services, query, self.site, now=self.now)
 
     def stats(self) -> tuple[list[Stat], Period]:
         """The top stats and the resolved period."""
@@ -195,30 +236,61 @@ class Reporter:
         )
 
     def breakdown(
-        self, key: str, label: str, dimension: str, *, filters: list[list[Any]] | None = None
+        self,
+        key: str,
+        label: str,
+        dimension: str,
+        *,
+        filters: list[list[Any]] | None = None,
+        prefix: str = "",
+        anchor: str = "",
+        empty: str = NO_DATA,
     ) -> Tab:
-        """Top values of `dimension` by unique visitors."""
+        """Top values of `dimension` by unique visitors. Row labels start with `prefix`; row
+        links end with `anchor` (`#tabpanel-...`: the tab to show after the click)."""
+        known = [["is_not", dimension, [""]]] if dimension in _KNOWN_ONLY else []
         result = self.run(
             metrics=["visitors"],
             dimensions=[dimension],
-            filters=filters or [],
+            filters=[*(filters or []), *known],
             order_by=[["visitors", "desc"], [dimension, "asc"]],
             pagination={"limit": PANEL_ROWS},
         )
         top = max((row.metrics[0] for row in result.rows), default=0) or 1
-        rows = [
-            Row(
-                str(row.dimensions[0]) or "(none)",
-                [format_value("visitors", row.metrics[0])],
-                round(100 * row.metrics[0] / top, 1),
-                self.state.with_filter(dimension, str(row.dimensions[0])),
+        rows = []
+        for row in result.rows:
+            value = str(row.dimensions[0])
+            # An unknown value ("(none)") is no filter a URL can carry.
+            href = self.state.with_filter(dimension, value) if value else ""
+            rows.append(
+                Row(
+                    prefix + value if value else "(none)",
+                    [format_value("visitors", row.metrics[0])],
+                    round(100 * row.metrics[0] / top, 1),
+                    href + anchor if href else "",
+                )
             )
-            for row in result.rows
-        ]
-        return Tab(key, label, ["Visitors"], rows)
+        return Tab(key, label, ["Visitors"], rows, empty=empty)
+
+    def drill_down(self, key: str, label: str, dimension: str, *, versions: str) -> Tab:
+        """A tab of `dimension` (browsers, operating systems) whose rows filter the view by
+        their value; while that filter is on, the tab lists the value's versions instead."""
+        anchor = f"#tabpanel-devices-{key}"
+        chosen = self.state.filter_value(DIMENSION_KEYS[dimension])
+        if chosen is None:
+            return self.breakdown(key, label, dimension, anchor=anchor)
+        return self.breakdown(
+            key,
+            f"{chosen} versions",
+            versions,
+            prefix=f"{chosen} ",
+            anchor=anchor,
+            empty=f"No version of {chosen} in this period.",
+        )
 
     def goals(self, total_visitors: int | float) -> Tab:
-        """Conversions by goal or conversion type, with their conversion rate."""
+        """Conversions of each goal (custom events, page paths) and conversion type, with the
+        converted visitors, the conversions and the conversion rate."""
         result = self.run(
             metrics=["visitors", "events"],
             dimensions=["event:name"],
@@ -227,24 +299,36 @@ class Reporter:
             pagination={"limit": PANEL_ROWS},
             conversions_only=True,
         )
-        rows = []
-        top = max((row.metrics[0] for row in result.rows), default=0) or 1
-        for row in result.rows:
-            visitors, events = row.metrics
-            rate = round(100 * visitors / total_visitors, 2) if total_visitors else 0.0
-            rows.append(
-                Row(
-                    str(row.dimensions[0]),
-                    [
-                        format_value("visitors", visitors),
-                        format_value("events", events),
-                        f"{rate:g}%",
-                    ],
-                    round(100 * visitors / top, 1),
-                    self.state.with_filter("event:name", str(row.dimensions[0])),
-                )
+        found: list[tuple[str, int | float, int | float, str]] = [
+            (
+                str(row.dimensions[0]),
+                row.metrics[0],
+                row.metrics[1],
+                self.state.with_filter("event:name", str(row.dimensions[0])),
             )
-        return Tab("goals", "Goals", ["Uniques", "Total", "Conv. rate"], rows)
+            for row in result.rows
+        ]
+        for goal in site_goals(self.services, self.site.id):
+            if goal.page_path is None:
+                continue
+            pageviews = (
+                Condition("is", "event:name", ("pageview",)),
+                Condition("matches", "event:page", (page_regex(goal.page_path),)),
+            )
+            counted = self.run(metrics=["visitors", "events"], conditions=pageviews).rows
+            visitors, events = counted[0].metrics if counted else (0, 0)
+            if visitors:
+                fits = page_goal_fits(goal.page_path)
+                href = self.state.with_key(PAGE_GOAL_KEY, goal.page_path) if fits else ""
+                found.append((goal.label, visitors, events, href))
+        found.sort(key=lambda entry: (-entry[1], entry[0]))
+        top = max((entry[1] for entry in found), default=0) or 1
+        rows = []
+        for label, visitors, events, href in found[:PANEL_ROWS]:
+            rate = round(100 * visitors / total_visitors, 2) if total_visitors else 0.0
+            values = [format_value("visitors", visitors), format_value("events", events)]
+            rows.append(Row(label, [*values, f"{rate:g}%"], round(100 * visitors / top, 1), href))
+        return Tab("goals", "Goals", ["Visitors", "Conversions", "Conv. rate"], rows)
 
     def props(self) -> list[Tab]:
         """Custom events, and the values of the chosen property key."""
@@ -289,13 +373,25 @@ class Reporter:
                     tab("exit", "Exit pages", "visit:exit_page"),
                 ],
             ),
-            Panel("locations", "Locations", [tab("countries", "Countries", "visit:country")]),
+            Panel(
+                "locations",
+                "Locations",
+                [
+                    tab("countries", "Countries", "visit:country"),
+                    tab("regions", "Regions", "visit:region", empty=_NO_PLACE.format("region")),
+                    tab("cities", "Cities", "visit:city", empty=_NO_PLACE.format("city")),
+                ],
+            ),
             Panel(
                 "devices",
                 "Devices",
                 [
-                    tab("browsers", "Browsers", "visit:browser"),
-                    tab("os", "Operating systems", "visit:os"),
+                    self.drill_down(
+                        "browsers", "Browsers", "visit:browser", versions="visit:browser_version"
+                    ),
+                    self.drill_down(
+                        "os", "Operating systems", "visit:os", versions="visit:os_version"
+                    ),
                     tab("devices", "Device types", "visit:device"),
                 ],
             ),
@@ -311,35 +407,3 @@ def build_dashboard(services: Services, site: SiteInfo, state: State) -> Dashboa
     visitors = reporter.run(metrics=["visitors"]).rows
     total = visitors[0].metrics[0] if visitors else 0
     return Dashboard(site, state, period, stats, reporter.graph(), reporter.panels(total))
-
-
-@dataclass(frozen=True)
-class Sparkline:
-    """A site's daily visitors of the last 30 days, as SVG polyline points."""
-
-    total: int | float
-    points: str
-
-
-SPARK_WIDTH, SPARK_HEIGHT = 120, 32
-
-
-def sparkline(services: Services, site: SiteInfo) -> Sparkline:
-    """Visitors per day over the last 30 days, scaled into a SPARK_WIDTH x SPARK_HEIGHT box."""
-    payload = {
-        "site_id": site.domain,
-        "metrics": ["visitors"],
-        "date_range": "30d",
-        "dimensions": ["time:day"],
-        "order_by": [["time:day", "asc"]],
-    }
-    daily = [row.metrics[0] for row in answer(services, parsed(payload), site).rows]
-    total_payload = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "30d"}
-    total = answer(services, parsed(total_payload), site).rows
-    top = max(daily, default=0) or 1
-    step = SPARK_WIDTH / max(len(daily) - 1, 1)
-    points = " ".join(
-        f"{index * step:.1f},{SPARK_HEIGHT - 2 - (SPARK_HEIGHT - 4) * value / top:.1f}"
-        for index, value in enumerate(daily)
-    )
-    return Sparkline(total[0].metrics[0] if total else 0, points)

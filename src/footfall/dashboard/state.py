@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
+from footfall.query import page_regex
+from footfall.query.params import MAX_PATTERN_LENGTH
+
 # URL key -> query dimension of the filters a row click can add.
 FILTER_KEYS: dict[str, str] = {
     "channel": "visit:channel",
@@ -25,15 +28,22 @@ FILTER_KEYS: dict[str, str] = {
     "entry_page": "visit:entry_page",
     "exit_page": "visit:exit_page",
     "country": "visit:country",
+    "region": "visit:region",
+    "city": "visit:city",
     "browser": "visit:browser",
+    "browser_version": "visit:browser_version",
     "os": "visit:os",
+    "os_version": "visit:os_version",
     "device": "visit:device",
     "goal": "event:name",
 }
 DIMENSION_KEYS = {dimension: key for key, dimension in FILTER_KEYS.items()}
 PROP_PREFIX = "props."
+# A goal defined by a page path (`/thanks*`): its pageviews, not a dimension of its own.
+PAGE_GOAL_KEY = "page_goal"
 
 PERIODS: dict[str, str] = {
+    "realtime": "Realtime",
     "day": "Today",
     "7d": "Last 7 days",
     "28d": "Last 28 days",
@@ -77,15 +87,22 @@ class State:
             return [self.start.isoformat(), self.end.isoformat()]
         return self.period
 
+    @property
+    def realtime(self) -> bool:
+        """Whether this is the real-time view (the last 30 minutes, updating live)."""
+        return self.period == "realtime"
+
     def comparable(self) -> bool:
-        """Whether the previous period exists for this range (not for all time)."""
-        return self.compare and self.period != "all"
+        """Whether the previous period exists for this range (not for all time or realtime)."""
+        return self.compare and self.period not in {"all", "realtime"}
 
     def granularity(self) -> str:
         """The graph's bucket size: the chosen one, else one that suits the range."""
         if self.interval == "hour" and self._long():
             # Hours over months would draw thousands of points: days say the same.
             return "day"
+        if self.realtime:
+            return "minute"
         if self.interval:
             return self.interval
         if self.period == "day":
@@ -108,6 +125,9 @@ class State:
         for key, value in self.filters:
             if key.startswith(PROP_PREFIX):
                 found.append(["is", f"event:props:{key[len(PROP_PREFIX) :]}", [value]])
+            elif key == PAGE_GOAL_KEY:
+                found.append(["is", "event:name", ["pageview"]])
+                found.append(["matches", "event:page", [page_regex(value)]])
             else:
                 found.append(["is", FILTER_KEYS[key], [value]])
         return found
@@ -141,8 +161,16 @@ class State:
             key = PROP_PREFIX + dimension[len("event:props:") :]
         if key is None:
             return ""
+        return self.with_key(key, value)
+
+    def with_key(self, key: str, value: str) -> str:
+        """The link that sets the filter `key` (a URL key: `page_goal`, `props.plan`...)."""
         kept = tuple(item for item in self.filters if item[0] != key)
         return self.href(filters=(*kept, (key, value)))
+
+    def filter_value(self, key: str) -> str | None:
+        """The value of the active filter on `key`, if any."""
+        return next((value for name, value in self.filters if name == key), None)
 
     def without_filter(self, key: str) -> str:
         """The link that removes the filter on `key`."""
@@ -160,11 +188,22 @@ def _date(text: str | None) -> date | None:
         return None
 
 
+def page_goal_fits(pattern: str) -> bool:
+    """Whether a page goal's pattern can be a URL filter (the query API limits patterns)."""
+    return len(pattern) <= MAX_FILTER_VALUE and len(page_regex(pattern)) <= MAX_PATTERN_LENGTH
+
+
 def _filters(params: QueryParams) -> tuple[tuple[str, str], ...]:
     found: dict[str, str] = {}
     for key, value in params.multi_items():
-        known = key in FILTER_KEYS or (key.startswith(PROP_PREFIX) and len(key) > len(PROP_PREFIX))
+        known = (
+            key in FILTER_KEYS
+            or key == PAGE_GOAL_KEY
+            or (key.startswith(PROP_PREFIX) and len(key) > len(PROP_PREFIX))
+        )
         if known and value and len(value) <= MAX_FILTER_VALUE:
+            if key == PAGE_GOAL_KEY and not page_goal_fits(value):
+                continue
             found[key] = value
     return tuple(found.items())
 

@@ -7,6 +7,7 @@ from footfall.importer.build import ImportSpec, start_worker
 from footfall.importer.offsets import OffsetBook
 from footfall.importer.parse import FORMATS, LogLine, parser_for
 from footfall.importer.records import Counts, LineConverter
+from footfall.importer.salts import LineSalts
 from footfall.importer.tail import LogImporter
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Counts",
     "ImportSpec",
     "LineConverter",
+    "LineSalts",
     "LogImporter",
     "LogLine",
     "OffsetBook",

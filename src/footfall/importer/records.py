@@ -2,8 +2,8 @@
 
 Pageviews go through the collector's own steps (`Collector.prepare`), clicks (`/u/`) and opens
 (`/r/`) through `Collector.tracked`, exactly as if the request had reached the collector, but at
-the time the log gives. The client address is used for the visitor hash and the country and is
-then forgotten, as on the live path.
+the time the log gives, hashing visitors with the salts of that day (importer.salts). The client
+address is used for the visitor hash and the country and is then forgotten, as on the live path.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ class LineConverter:
         if line.status >= 400:
             counts.errors += 1
             return None
+        # The collector's clock, and so the visitor hash's salt, is the line's time.
+        self._clock.now_ms = line.ts_ms
         path = line.target.split("?", 1)[0]
         if path.startswith(("/u/", "/r/")):
             return self._tracked(line, path, counts)
@@ -150,7 +152,6 @@ class LineConverter:
         if line.method not in ("GET", "HEAD"):
             counts.other += 1
             return None
-        self._clock.now_ms = line.ts_ms
         client = Client(line.ip, line.user_agent)
         if path.startswith("/u/"):
             code, _, token = path[3:].partition("/")

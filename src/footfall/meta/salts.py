@@ -51,6 +51,16 @@ class SaltKeeper:
                 self._valid_until = midnight.timestamp()
             return self._pair
 
+    def day_salts(self) -> dict[date, bytes]:
+        """The salts kept, by UTC day: today's (created when missing) and yesterday's when it
+        is there; no other day has one (see importer.salts for days older than that)."""
+        now = datetime.now(UTC)
+        today, yesterday = self.salts(now)
+        kept = {now.date(): today}
+        if yesterday is not None:
+            kept[now.date() - timedelta(days=1)] = yesterday
+        return kept
+
     def _fetch(self, day: date) -> tuple[bytes, bytes | None]:
         yesterday = day - timedelta(days=1)
         with session_scope(self._engine) as session:

@@ -11,7 +11,8 @@ Right before each insert attempt the worker re-holds its entries (resetting thei
 leaving out any another worker took over), so an insert that finishes within claim_idle_ms is
 never duplicated by a take-over. A failing store is retried with back-off for at most half of
 claim_idle_ms; past that the batch is released unacknowledged (and taken over later, with
-dedupe).
+dedupe). Retries insert with dedupe too: an insert that failed on the way back (connection lost
+after the server stored the rows) must not store them again.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from footfall.pipeline.writer import BatchLoader
 from footfall.queue.base import Batch
 from footfall.queue.redis import RedisConsumer
 from footfall.store import SessionStore
+from footfall.store.base import RetainingStore, retention_cutoff
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_RETENTION_EVERY_S = 3600.0
 _FIRST_RETRY_DELAY = 0.1
 _MAX_RETRY_DELAY = 5.0
 
@@ -65,6 +68,8 @@ class Worker:
         batch_size: int = 20_000,
         flush_interval: float = 1.0,
         session_timeout_s: int = 1800,
+        checkpoint_interval: float = 30.0,
+        retention_months: int = 0,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -78,6 +83,10 @@ class Worker:
         self._last_error: str | None = None
         self._redelivered = 0
         self.stored_total = 0
+        self._checkpoint_interval = checkpoint_interval
+        self._retention_months = retention_months
+        self._next_checkpoint = time.monotonic() + checkpoint_interval
+        self._next_retention = 0.0  # at start, then hourly
 
     @property
     def last_error(self) -> str | None:
@@ -117,6 +126,7 @@ class Worker:
                 batches = self._gather()
                 if batches:
                     self._write(batches)
+                self._maintain()
         except _GaveUp:
             log.warning("worker stopping; unacknowledged entries stay pending in Redis")
         except Exception as exc:
@@ -125,6 +135,31 @@ class Worker:
         finally:
             WORKER_ALIVE.set(0)
             self._loader.close()
+
+    def _maintain(self) -> None:
+        """Every checkpoint_interval, checkpoint the store (DuckDB rolls up its closed visits);
+        hourly with FOOTFALL_RETENTION_MONTHS, forget events past the retention period. Several
+        workers may do both: dropping a month twice drops nothing more."""
+        now = time.monotonic()
+        if now >= self._next_checkpoint:
+            self._next_checkpoint = now + self._checkpoint_interval
+            try:
+                self._store.checkpoint()
+            except Exception as exc:
+                self._note_failure(exc, "checkpointing")
+        if self._retention_months and now >= self._next_retention:
+            self._next_retention = now + _RETENTION_EVERY_S
+            if not isinstance(self._store, RetainingStore):
+                log.warning("this event store cannot delete old events; retention is not applied")
+                return
+            cutoff = retention_cutoff(datetime.now(UTC), self._retention_months)
+            try:
+                deleted = self._store.delete_before(cutoff)
+            except Exception as exc:
+                self._note_failure(exc, "applying retention")
+                return
+            if deleted:
+                log.info("retention: deleted %d events before %s", deleted, cutoff.date())
 
     def _gather(self) -> list[Batch]:
         """Batches totalling up to batch_size records, flushed flush_interval after the first."""
@@ -145,9 +180,9 @@ class Worker:
                 continue
             self._last_error = None
             if batch is None:
-                if batches:
-                    break
-                continue
+                # Nothing more within the wait: flush what there is, or, idle, give the loop a
+                # turn for its checkpoints and retention.
+                break
             if not batches:
                 flush_at = time.monotonic() + self._flush_interval
             batches.append(batch)
@@ -163,17 +198,22 @@ class Worker:
         started = time.perf_counter()
         deadline = time.monotonic() + self._hold_s
         held = batches
+        attempts = 0
 
         def hold_and_load() -> int:
             # Re-hold before every attempt: the insert then has claim_idle_ms to finish before
             # anyone may take these entries over.
-            nonlocal held
+            nonlocal held, attempts
+            # A failed attempt may have stored the rows all the same (the server took the
+            # insert, the answer was lost): every retry inserts with dedupe.
+            retry = attempts > 0
+            attempts += 1
             held = [self._consumer.hold(batch) for batch in held]
             records = [record for batch in held for record in batch.records]
             if not records:
                 return 0
             return self._loader.load(
-                records, batch_id=held[0].batch_id, position=None, dedupe=dedupe
+                records, batch_id=held[0].batch_id, position=None, dedupe=dedupe or retry
             )
 
         try:

@@ -111,7 +111,8 @@ _ATTRIBUTION = {
 
 def visit_attribute(alias: str) -> Expr:
     """The per-visit aggregate of a SESSION_DIMENSIONS column (grouped by session_id)."""
-    ts = Col("ts")
+    # Milliseconds: ClickHouse's `ts` has whole seconds, and events of one second would tie.
+    ts = fn("ts_epoch_ms")
     pageview = eq(Col("kind"), Lit(Kind.PAGEVIEW.value))
     if alias == "s_entry_page":
         return fn("arg_min_if", Col("pathname"), ts, pageview)

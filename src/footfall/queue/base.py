@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class QueueError(Exception):
@@ -56,6 +56,19 @@ class Producer(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncProducer(Protocol):
+    """A producer whose append has a form that never blocks the event loop (Redis)."""
+
+    async def append_async(self, records: Sequence[bytes], shard_key: int = 0) -> None:
+        """Like Producer.append, awaiting the backing service instead of blocking on it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what `append_async` opened on the running event loop (before `close`)."""
+        ...
 
 
 class Consumer(Protocol):

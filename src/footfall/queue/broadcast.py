@@ -1,9 +1,10 @@
 """Cross-process invalidation of the hot-path caches through Redis pub/sub (scale-out roles).
 
-Every api and collector process keeps in-process snapshots of sites and links. A process that
-writes one of them reloads its own snapshot and publishes the snapshot's name on the channel
-`footfall:invalidate`; every subscribed process reloads that snapshot too. A message lost while
-Redis is away costs nothing worse than the snapshots' own ttl (a few seconds).
+Every api and collector process keeps in-process snapshots of sites and links, and caches
+verified API keys. A process that writes one of them reloads its own copy and publishes the
+cache's name on the channel `footfall:invalidate`; every subscribed process reloads (or
+forgets) its copy too. A message lost while Redis is away costs nothing worse than the caches'
+own ttl (a few seconds for sites and links, FOOTFALL_KEY_CACHE_TTL for keys).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from footfall.meta.sites import SiteDirectory
 log = logging.getLogger(__name__)
 
 CHANNEL = "footfall:invalidate"
+# The name published after a process revoked API keys, or disabled or deleted a user.
+API_KEYS = "api_keys"
 _RECONNECT_S = 1.0
 
 
@@ -40,6 +43,12 @@ class InvalidationBus:
     def register(self, name: str, reload: Callable[[], None]) -> None:
         """Call `reload` whenever any process publishes `name`."""
         self._reloads[name] = reload
+
+    def share(self, name: str, reload: Callable[[], None]) -> Callable[[], None]:
+        """Register `reload` for `name`; returns what a process calls after changing that data
+        itself (it publishes `name`, and the other processes call their `reload`)."""
+        self.register(name, reload)
+        return lambda: self.publish(name)
 
     def publish(self, name: str) -> None:
         """Tell every process to reload `name` (logged, never raised, when Redis is away)."""

@@ -2,10 +2,17 @@
 
 `redis://host:6379/0?shards=4&max_len=1000000&claim_idle_ms=30000` names the Redis database and
 the queue's shape. A record goes to stream `footfall:events:<shard_key % shards>`, so a visitor's
-events stay in order on one stream and one worker. A request's records go in with one round trip
-(XADD, or MULTI/EXEC for several). Every shard is bounded: the producer checks the shard's length
-(read at most every 0.1 s, plus its own appends since) and answers QueueFull (503) instead of
-trimming events it already accepted; a shard may pass max_len by what arrives within 0.1 s.
+events stay in order on one stream and one worker. Every shard is bounded: the producer checks the
+shard's length (read at most every 0.1 s, plus its own appends since) and answers QueueFull (503)
+instead of trimming events it already accepted; a shard may pass max_len by what arrives within
+0.1 s.
+
+Collectors append with `append_async`, which never blocks their event loop: the appends made
+while the previous round trip is under way are sent together as one pipeline (MULTI/EXEC when a
+request brought several records, so each request's records go in all or none), and each caller
+resumes once Redis has answered, so a 2xx still follows the XADD (queue.redis_append). `append`
+is the blocking form (one round trip per call) for code without an event loop, such as the log
+importer.
 
 Workers read with XREADGROUP in the group `footfall-workers`, insert, then XACK and XDEL the
 entries (so the length counts only what is not yet stored). Entries left pending by a worker
@@ -16,6 +23,7 @@ dedupe.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -31,28 +39,24 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from footfall.queue.base import Batch, QueueFull, QueueUnavailable
+from footfall.queue.redis_append import RECORD_FIELD, AsyncAppender, ShardLengths
 
 log = logging.getLogger(__name__)
 
 GROUP = "footfall-workers"
 STREAM_PREFIX = "footfall:events:"
-_FIELD = b"r"
+_FIELD = RECORD_FIELD
 _SOCKET_TIMEOUT_S = 2.0
 # A collector appends on its event loop: an unreachable (not refusing) Redis must cost each
 # request well under a second before it is answered 503.
 _PRODUCER_TIMEOUT_S = 0.5
 # A blocking read waits at most this long per call, so that a stop request is seen quickly.
 _MAX_BLOCK_MS = 1000
-
-# How stale the producer's view of the shards' lengths may be: the bound is checked against it,
-# so a shard may pass max_len by what arrives in this long, and one XLEN round trip per interval
-# replaces one per request.
-_LENGTHS_TTL_S = 0.1
 
 # KEYS[1]: a stream; ARGV[1]: the group; ARGV[2]: this consumer; ARGV[3...]: entry ids. Keeps
 # (resets the idle time of) the entries still pending on this consumer, atomically, so none is
@@ -140,20 +144,21 @@ def _reachable() -> Iterator[None]:
 
 
 class RedisProducer:
-    """Collector side: one round trip per request (XADD, or MULTI/EXEC of several), bounded."""
+    """Collector side: bounded appends, all or none per call; see the module docstring."""
 
     def __init__(self, config: RedisQueueConfig, *, pool_size: int = 8) -> None:
         self.config = config
         # No retries: the client's own retry would answer after several timeouts, not one.
         self._redis = _client(config, pool_size, _PRODUCER_TIMEOUT_S, retries=0)
-        self._lengths = [0] * config.shards
-        self._lengths_at = float("-inf")
+        self._lengths = ShardLengths(config.shards)
+        self._appender: AsyncAppender | None = None
 
     def append(self, records: Sequence[bytes], shard_key: int = 0) -> None:
         """Add `records` to the visitor's shard, all or none; returns once Redis has them.
 
-        Raises QueueFull when the shard holds its bound, QueueUnavailable when Redis cannot be
-        reached; in both cases nothing was added.
+        Blocks for the round trip (XADD, or MULTI/EXEC for several records). Raises QueueFull
+        when the shard holds its bound, QueueUnavailable when Redis cannot be reached; in both
+        cases nothing was added.
         """
         if not records:
             return
@@ -172,16 +177,43 @@ class RedisProducer:
                 pipe.execute()
         lengths[shard] += len(records)
 
+    async def append_async(self, records: Sequence[bytes], shard_key: int = 0) -> None:
+        """`append` without blocking the event loop: returns once Redis has the records.
+
+        Concurrent calls share round trips (see the module docstring). Raises QueueFull and
+        QueueUnavailable as `append` does.
+        """
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        appender = self._appender
+        if appender is None or appender.loop is not loop:
+            # Connections belong to one event loop; a server runs one for its whole life.
+            appender = self._appender = AsyncAppender(
+                self.config,
+                loop,
+                timeout_s=_PRODUCER_TIMEOUT_S,
+                read_timeout_s=_PRODUCER_TIMEOUT_S + _MAX_BLOCK_MS / 1000,
+            )
+        await appender.append(self.config.shard_of(shard_key), records)
+
+    async def aclose(self) -> None:
+        """Release the event loop's connections (then `close` the rest)."""
+        appender, self._appender = self._appender, None
+        if appender is not None and appender.loop is asyncio.get_running_loop():
+            try:
+                await appender.close()
+            except (RedisError, OSError) as exc:  # shutting down: nothing is left to lose
+                log.warning("closing the Redis connections: %s", exc)
+
     def _current_lengths(self) -> list[int]:
-        """The shards' lengths, read again once older than _LENGTHS_TTL_S (own appends added)."""
-        now = time.monotonic()
-        if now - self._lengths_at >= _LENGTHS_TTL_S:
+        """The shards' lengths, read again once stale (own appends added since)."""
+        if self._lengths.stale():
             pipe = self._redis.pipeline(transaction=False)
             for shard in range(self.config.shards):
                 pipe.xlen(self.config.stream(shard))
-            self._lengths = [int(length) for length in pipe.execute()]
-            self._lengths_at = now
-        return self._lengths
+            self._lengths.update(pipe.execute())
+        return self._lengths.values
 
     def depth(self) -> int:
         """Entries queued and not yet stored, over all shards."""

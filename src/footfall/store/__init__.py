@@ -48,7 +48,11 @@ def open_event_store(settings: Settings) -> SessionStore:
         # Imported here: the embedded mode never pays for loading the ClickHouse driver.
         from footfall.store.clickhouse import ClickHouseEventStore
 
-        return ClickHouseEventStore(settings.events_url)
+        return ClickHouseEventStore(
+            settings.events_url,
+            cluster=settings.clickhouse_cluster,
+            replicated=settings.clickhouse_replicated,
+        )
     raise ValueError(
         f"FOOTFALL_EVENTS_URL={settings.events_url!r}: unknown event store scheme {scheme!r}; "
         "expected duckdb:///<file> or clickhouse://<host>:<port>/<database>"

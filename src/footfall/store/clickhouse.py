@@ -26,13 +26,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 from clickhouse_driver import Client  # type: ignore[import-untyped]  # ships no type hints
 
 from footfall.events import EVENT_COLUMNS, Event
-from footfall.store.clickhouse_schema import COLUMN_TYPES, INSERT_COLUMNS, create_schema
+from footfall.store.clickhouse_migrations import Layout, MigrationReport, migrate
+from footfall.store.clickhouse_schema import COLUMN_TYPES, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +68,51 @@ _RECORD_POSITION = "INSERT INTO queue_position (position, recorded_ns) VALUES"
 # argMax: the newest row wins even before ReplacingMergeTree has merged the older ones away.
 _LAST_POSITION = "SELECT argMax(position, recorded_ns), count() FROM queue_position"
 
+# GLOBAL IN on a cluster: the shards read the batch's ids from the query, not a local table.
 _STORED_IDS = """
 SELECT hex(event_id) FROM events
 WHERE site_id IN %(sites)s
   AND ts >= toDateTime(%(low)s, 'UTC') AND ts <= toDateTime(%(high)s, 'UTC')
-  AND event_id IN incoming
+  AND event_id {in_} incoming
 """
+# An insert through a Distributed table returns once every shard holds its rows, so a replayed
+# batch's dedupe lookup sees them all (asynchronous forwarding could still be holding some).
+_CLUSTER_INSERT_SETTINGS = {"insert_distributed_sync": 1}
 
 
 class ClickHouseEventStore:
-    """The `EventStore` over one ClickHouse database (`clickhouse://host:port/db`)."""
+    """The `EventStore` over one ClickHouse database (`clickhouse://host:port/db`).
+
+    Opening it creates the database when missing and runs the schema migrations not yet
+    applied (store.clickhouse_migrations); `migrations` reports what that found and did. With
+    `cluster`, `events` is a Distributed table over each shard's `events_local`.
+    """
 
     dialect_name = "clickhouse"
     has_visit_rollup = False  # visits are grouped from events at query time
 
-    def __init__(self, url: str, *, pool_size: int = _POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = _POOL_SIZE,
+        cluster: str = "",
+        replicated: bool = True,
+    ) -> None:
         self.url = url
         self.database = _database_of(url)
-        _bootstrap(url, self.database)
-        self._url = url
+        self.layout = Layout(self.database, cluster, replicated)
+        _bootstrap(url, self.layout)
+        self._url = with_default_timeouts(url)
         self._idle: queue.LifoQueue[Client] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
         self._write_lock = threading.Lock()
+        self._stored_ids_sql = _STORED_IDS.format(
+            in_="GLOBAL IN" if self.layout.clustered else "IN"
+        )
+        self._insert_settings = _CLUSTER_INSERT_SETTINGS if self.layout.clustered else None
         with self._client() as client:
-            create_schema(client)
+            self.migrations: MigrationReport = migrate(client, self.layout)
 
     def insert(
         self,
@@ -113,7 +135,7 @@ class ClickHouseEventStore:
             columns = list(zip(*rows, strict=True))
         with self._write_lock, self._client() as client:
             if dedupe and rows:
-                present = _stored_ids(client, columns)
+                present = _stored_ids(client, self._stored_ids_sql, columns)
                 if present:
                     rows = [row for row in rows if row[_EVENT_ID] not in present]
                     columns = list(zip(*rows, strict=True))
@@ -122,6 +144,7 @@ class ClickHouseEventStore:
                     f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES",
                     _insert_data(columns),
                     columnar=True,
+                    settings=self._insert_settings,
                 )
             if position is not None:
                 client.execute(_RECORD_POSITION, [(position, time.time_ns())])
@@ -168,22 +191,26 @@ class ClickHouseEventStore:
         """Retention: drop the monthly partitions wholly before `cutoff`; returns rows dropped.
 
         Cutoffs fall on month starts (store.base.retention_cutoff), so whole partitions are
-        exactly the events to forget, and dropping them is instant (no rewrite of parts).
+        exactly the events to forget, and dropping them is instant (no rewrite of parts). On a
+        cluster the partitions of `events_local` go, on every server for a replicated layout
+        (`ON CLUSTER`), else on the connected server only; the rows counted are this server's.
         """
         moment = _utc(cutoff)
         first_kept = moment.year * 100 + moment.month
+        layout = self.layout
         with self._write_lock, self._client() as client:
             parts = client.execute(
                 "SELECT partition, sum(rows) FROM system.parts "
-                "WHERE database = %(database)s AND table = 'events' AND active "
+                "WHERE database = %(database)s AND table = %(table)s AND active "
                 "GROUP BY partition",
-                {"database": self.database},
+                {"database": self.database, "table": layout.shard_table},
             )
             dropped = 0
             for partition, rows in parts:
                 if int(partition) < first_kept:
                     client.execute(
-                        f"ALTER TABLE `{self.database}`.events DROP PARTITION {int(partition)}"
+                        f"ALTER TABLE {layout.qualified(layout.shard_table)}{layout.on_cluster} "
+                        f"DROP PARTITION {int(partition)}"
                     )
                     dropped += int(rows)
         return dropped
@@ -214,6 +241,26 @@ class ClickHouseEventStore:
             self._idle.put(client)
 
 
+# clickhouse-driver waits 300 s for an answer by default: a hanging server (a frozen process,
+# a network dropping packets) would hold a worker's batch past its claim time. The events URL
+# may set its own values.
+DEFAULT_TIMEOUTS = {
+    "connect_timeout": "5",
+    "send_receive_timeout": "60",
+    "sync_request_timeout": "5",
+}
+
+
+def with_default_timeouts(url: str) -> str:
+    """`url` with the driver timeouts it does not set itself added (DEFAULT_TIMEOUTS)."""
+    parts = urlsplit(url)
+    given = dict(parse_qsl(parts.query, keep_blank_values=True))
+    missing = {key: value for key, value in DEFAULT_TIMEOUTS.items() if key not in given}
+    if not missing:
+        return url
+    return urlunsplit(parts._replace(query=urlencode({**given, **missing})))
+
+
 def _database_of(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "clickhouse":
@@ -233,12 +280,12 @@ def _database_of(url: str) -> str:
     return database
 
 
-def _bootstrap(url: str, database: str) -> None:
+def _bootstrap(url: str, layout: Layout) -> None:
     """Create the database when missing, over a connection to the always-present `default`."""
     parts = urlsplit(url)
     client = Client.from_url(urlunsplit(parts._replace(path="/default")))
     try:
-        client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {layout.database}{layout.on_cluster}")
     finally:
         client.disconnect()
 
@@ -295,10 +342,10 @@ def _insert_data(columns: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
     return data
 
 
-def _stored_ids(client: Client, columns: list[tuple[Any, ...]]) -> set[bytes]:
+def _stored_ids(client: Client, sql: str, columns: list[tuple[Any, ...]]) -> set[bytes]:
     """Which of the batch's event_ids are stored (looked up within its sites and times)."""
     stored = client.execute(
-        _STORED_IDS,
+        sql,
         {
             "sites": tuple(set(columns[_SITE_ID])),
             "low": int(min(columns[_TS]).timestamp()),

@@ -1,4 +1,4 @@
-"""The ClickHouse tables (`events`, `queue_position`): types, DDL and additive migrations.
+"""The ClickHouse events table's columns, partitioning and sort key (DDL: clickhouse_migrations).
 
 Types are those ClickHouse 18.16 already has (no DateTime64, LowCardinality, Bool or Map) and
 current releases still accept. Why the sort key is (site_id, toDate(ts), visitor_id, ts):
@@ -9,8 +9,6 @@ repetitive per-visitor columns (browser, country, source...) compress to almost 
 """
 
 from __future__ import annotations
-
-from typing import Any, Protocol
 
 from footfall.events import EVENT_COLUMNS
 
@@ -57,7 +55,7 @@ COLUMN_TYPES: dict[str, str] = {
     "engagement_ms": "Int64",
     "batch_id": "UInt64",
 }
-if tuple(COLUMN_TYPES) != EVENT_COLUMNS:  # a new Event field needs its column here
+if tuple(COLUMN_TYPES) != EVENT_COLUMNS:  # a new Event field needs its column here, and a migration
     raise RuntimeError("store/clickhouse_schema.py COLUMN_TYPES is out of step with Event")
 
 # Milliseconds within `ts`'s second, and the exact time they make together.
@@ -70,41 +68,10 @@ PARTITION_BY = "toYYYYMM(ts)"
 ORDER_BY = "(site_id, toDate(ts), visitor_id, ts)"
 
 
-class _Client(Protocol):
-    def execute(self, query: str, params: Any = None) -> Any: ...
-
-
-def events_table_ddl(table: str = "events", engine: str = "MergeTree()") -> str:
-    """CREATE TABLE for the events table (also used for the shards of a cluster)."""
-    columns = [*COLUMN_TYPES.items(), TS_MS_COLUMN, TS_EPOCH_MS_COLUMN]
-    body = ",\n    ".join(f"{name} {kind}" for name, kind in columns)
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} (\n    {body}\n) ENGINE = {engine}\n"
-        f"PARTITION BY {PARTITION_BY}\nORDER BY {ORDER_BY}"
-    )
+def all_columns() -> list[tuple[str, str]]:
+    """Every column of the events table, in order: Event's fields, then `ts_ms` and the ALIAS."""
+    return [*COLUMN_TYPES.items(), TS_MS_COLUMN, TS_EPOCH_MS_COLUMN]
 
 
 # One row per stored batch; merges keep the newest (one writer per database owns the spool).
-QUEUE_POSITION_DDL = (
-    "CREATE TABLE IF NOT EXISTS queue_position (slot UInt8 DEFAULT 0, position String, "
-    "recorded_ns UInt64) ENGINE = ReplacingMergeTree(recorded_ns) ORDER BY slot"
-)
-
-
-def create_schema(client: _Client) -> None:
-    """Create the tables, or add the columns an events table from an older release lacks."""
-    client.execute(events_table_ddl())
-    client.execute(QUEUE_POSITION_DDL)
-    existing = {
-        str(name)
-        for (name,) in client.execute(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() "
-            "AND table = 'events'"
-        )
-    }
-    previous = ""
-    for name, kind in [*COLUMN_TYPES.items(), TS_MS_COLUMN, TS_EPOCH_MS_COLUMN]:
-        if name not in existing:
-            after = f" AFTER {previous}" if previous else ""
-            client.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}{after}")
-        previous = name
+QUEUE_POSITION_COLUMNS = "slot UInt8 DEFAULT 0, position String, recorded_ns UInt64"

@@ -229,7 +229,7 @@ class DuckDBEventStore:
         how many were added."""
         until = (now or datetime.now(UTC)) - self.visit_close_after
         added = 0
-        # A long way to go (a first roll-up of a large file, an import of old logs) goes a week
+        # A long way to go (a first roll-up of a large file, an import of old logs) goes 30 days
         # at a time: each step's memory stays bounded and its rows lie together in the file.
         for step in visits.steps(self.execute, until):
             with self._write_lock:

@@ -86,7 +86,8 @@ _EPOCH = datetime(1970, 1, 1)
 _PAGEVIEW = "kind = 'pageview'"
 _LINKED = "link_id <> 0"
 
-# One row per visit of the events matching {where}, grouped like the planner groups them.
+# One row per visit of the events matching {where}, grouped like the planner groups them (first
+# and last by epoch milliseconds, as the planner orders them on both stores).
 _ROLLUP = f"""
 SELECT
     site_id,
@@ -103,19 +104,19 @@ SELECT
          THEN 1 ELSE 0 END AS bounce,
     epoch_ms(max(ts)) // 1000 - epoch_ms(min(ts)) // 1000 AS dur,
     min(ts) FILTER (WHERE kind <> 'engagement') AS first_ev_ts,
-    coalesce(arg_min(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_entry_page,
-    coalesce(arg_max(pathname, ts) FILTER (WHERE {_PAGEVIEW}), '') AS s_exit_page,
-    arg_min(referrer_source, ts) AS s_source,
-    arg_min(referrer, ts) AS s_referrer,
-    arg_min(channel, ts) AS s_channel,
-    arg_min(utm_source, ts) AS s_utm_source,
-    arg_min(utm_medium, ts) AS s_utm_medium,
-    arg_min(utm_campaign, ts) AS s_utm_campaign,
-    arg_min(utm_content, ts) AS s_utm_content,
-    arg_min(utm_term, ts) AS s_utm_term,
-    coalesce(arg_min(link_id, ts) FILTER (WHERE {_LINKED}), 0) AS s_link_code,
-    coalesce(arg_min(campaign_id, ts) FILTER (WHERE {_LINKED}), 0) AS s_link_campaign,
-    coalesce(arg_min(recipient, ts) FILTER (WHERE {_LINKED}), '') AS s_link_recipient
+    coalesce(arg_min(pathname, epoch_ms(ts)) FILTER (WHERE {_PAGEVIEW}), '') AS s_entry_page,
+    coalesce(arg_max(pathname, epoch_ms(ts)) FILTER (WHERE {_PAGEVIEW}), '') AS s_exit_page,
+    arg_min(referrer_source, epoch_ms(ts)) AS s_source,
+    arg_min(referrer, epoch_ms(ts)) AS s_referrer,
+    arg_min(channel, epoch_ms(ts)) AS s_channel,
+    arg_min(utm_source, epoch_ms(ts)) AS s_utm_source,
+    arg_min(utm_medium, epoch_ms(ts)) AS s_utm_medium,
+    arg_min(utm_campaign, epoch_ms(ts)) AS s_utm_campaign,
+    arg_min(utm_content, epoch_ms(ts)) AS s_utm_content,
+    arg_min(utm_term, epoch_ms(ts)) AS s_utm_term,
+    coalesce(arg_min(link_id, epoch_ms(ts)) FILTER (WHERE {_LINKED}), 0) AS s_link_code,
+    coalesce(arg_min(campaign_id, epoch_ms(ts)) FILTER (WHERE {_LINKED}), 0) AS s_link_campaign,
+    coalesce(arg_min(recipient, epoch_ms(ts)) FILTER (WHERE {_LINKED}), '') AS s_link_recipient
 FROM events
 WHERE NOT is_bot AND {{where}}
 GROUP BY site_id, session_id
@@ -176,13 +177,13 @@ def after_insert(con: duckdb.DuckDBPyConnection, earliest: datetime | None) -> N
     )
 
 
-STEP = timedelta(days=7)
+STEP = timedelta(days=30)
 
 
 def steps(
     read: Callable[[str, list[Any] | None], list[tuple[Any, ...]]], until: datetime
 ) -> list[datetime]:
-    """The watermarks to advance through on the way to `until`: a week at a time from the
+    """The watermarks to advance through on the way to `until`: 30 days at a time from the
     first human event at or after W, ending with `until` itself."""
     until = _naive_utc(until)
     found = read(
@@ -208,12 +209,22 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
     current = watermark(con)
     if until <= current:
         return 0
+    # The visits with an event in [W, until), less those with one after: the later events are
+    # matched against the few candidates (not hashed all), so a long catch-up stays linear.
     con.execute(
-        "CREATE TEMP TABLE closing AS SELECT DISTINCT site_id, session_id FROM events "
-        "WHERE NOT is_bot AND ts >= $1 AND ts < $2 AND (site_id, session_id) NOT IN "
-        "(SELECT site_id, session_id FROM events WHERE NOT is_bot AND ts >= $2)",
+        "CREATE TEMP TABLE candidates AS SELECT DISTINCT site_id, session_id FROM events "
+        "WHERE NOT is_bot AND ts >= $1 AND ts < $2",
         [current, until],
     )
+    try:
+        con.execute(
+            "CREATE TEMP TABLE closing AS SELECT site_id, session_id FROM candidates EXCEPT "
+            "SELECT site_id, session_id FROM events JOIN candidates USING (site_id, session_id) "
+            "WHERE NOT is_bot AND ts >= $1",
+            [until],
+        )
+    finally:
+        con.execute("DROP TABLE candidates")
     try:
         # The closing visits were open: their events lie from F on, or from their stale
         # row's start (a reopened visit). Bounding the scan lets DuckDB skip older row groups.
