@@ -517,7 +517,7 @@ class _Builder:
             where = [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
             return _distinct_sessions("visits", where)
 
-        def bound(value: Expr, visits: Select) -> Scalar:
+        def bound(value: Expr, visits: Select, *where: Expr) -> Scalar:
             # One bare scalar subquery per bound: DuckDB turns `ts >= (SELECT ...)` into a
             # filter that skips row groups, but not an expression around subqueries.
             return Scalar(
@@ -526,7 +526,7 @@ class _Builder:
                     source="visits",
                     join=visits,
                     join_using="session_id",
-                    where=eq(Col("site_id"), Value(self.site_id)),
+                    where=and_all([eq(Col("site_id"), Value(self.site_id)), *where]),
                 )
             )
 
@@ -536,7 +536,12 @@ class _Builder:
         last_end = fn("max", Col("end_ts"))
         # The period's own bounds are in the scope. With no crossing row a bound falls outside
         # the period (not NULL, which DuckDB would not turn into a row-group filter).
-        open_since = bound(fn("least", fn("open_from"), first_start), open_visits)
+        # Rows ending before the period hold no event of it (and DuckDB skips their groups).
+        open_since = bound(
+            fn("least", fn("open_from"), first_start),
+            open_visits,
+            BinOp(">=", Col("end_ts"), start),
+        )
         return [
             (open_visits, [BinOp(">=", _TS, open_since)]),
             (
