@@ -16,11 +16,9 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import run_wrk  # noqa: E402
-from tests.support.server import LiveServer, free_port  # noqa: E402
+from tests.support.redis import private_redis  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
 
 SHARDS = 4
 
@@ -55,7 +54,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: make system-deps (apt-get install wrk)")
     with contextlib.ExitStack() as stack:
-        url = args.redis or stack.enter_context(private_redis())
+        url = args.redis or stack.enter_context(private_redis())[0]
         client = redis.Redis.from_url(url)
         if client.dbsize():
             sys.exit(f"{url} is not empty: name an unused database with --redis")
@@ -66,32 +65,6 @@ def main() -> None:
     out_dir.mkdir(exist_ok=True)
     (out_dir / f"collector-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """A redis-server of this run's own (no persistence), so that nothing else touches it."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(url).ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def measure(args: argparse.Namespace, redis_url: str, client: redis.Redis) -> dict[str, object]:

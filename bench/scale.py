@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,9 @@ from bench.ingest import accepted_total, run_wrk  # noqa: E402
 from tests.support import factories  # noqa: E402
 from tests.support.accounts import postgres_metadata_url  # noqa: E402
 from tests.support.clickhouse import PrivateServer  # noqa: E402
+from tests.support.redis import private_redis  # noqa: E402
 from tests.support.scaleout import SECRET, WorkerProcess  # noqa: E402
-from tests.support.server import FOOTFALL, LiveServer, free_port  # noqa: E402
+from tests.support.server import FOOTFALL, LiveServer  # noqa: E402
 
 from footfall.store.clickhouse import ClickHouseEventStore  # noqa: E402
 
@@ -60,33 +61,6 @@ WORKER_SHARDS = ("0-1", "2-3")
 BATCH_SIZE = 20_000
 SITE = "bench.example"
 _SUMMARY = re.compile(r"(\d+) lines in ([\d.]+) s \(([\d,]+) lines/s\)")
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[tuple[str, int]]:
-    """A redis-server of this run's own (no persistence), so that nothing else touches it;
-    yields its URL and process id."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(url).ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class Bench:

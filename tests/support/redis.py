@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +17,7 @@ from tests.support.services import require
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
 
-__all__ = ["dead_redis_url", "redis_url"]
+__all__ = ["dead_redis_url", "private_redis", "redis_url"]
 
 
 def _database() -> int:
@@ -51,3 +54,32 @@ def dead_redis_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"redis://127.0.0.1:{port}/0"
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[tuple[str, int]]:
+    """A redis-server of the caller's own (no persistence), so that nothing else touches it
+    (benchmarks); yields its URL and process id."""
+    with socket.socket() as probe:
+        probe.bind((REDIS_HOST, 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", REDIS_HOST]
+        + ["--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://{REDIS_HOST}:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis.from_url(url).ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -36,7 +36,7 @@ from footfall.pipeline.writer import BatchLoader
 from footfall.queue.base import Batch
 from footfall.queue.redis import RedisConsumer
 from footfall.store import SessionStore
-from footfall.store.base import RetainingStore, retention_cutoff
+from footfall.store.base import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +149,10 @@ class Worker:
                 self._note_failure(exc, "checkpointing")
         if self._retention_months and now >= self._next_retention:
             self._next_retention = now + _RETENTION_EVERY_S
-            if not isinstance(self._store, RetainingStore):
-                log.warning("this event store cannot delete old events; retention is not applied")
-                return
-            cutoff = retention_cutoff(datetime.now(UTC), self._retention_months)
             try:
-                deleted = self._store.delete_before(cutoff)
+                apply_retention(self._store, self._retention_months, datetime.now(UTC))
             except Exception as exc:
                 self._note_failure(exc, "applying retention")
-                return
-            if deleted:
-                log.info("retention: deleted %d events before %s", deleted, cutoff.date())
 
     def _gather(self) -> list[Batch]:
         """Batches totalling up to batch_size records, flushed flush_interval after the first."""

@@ -25,7 +25,7 @@ from footfall.events import Event, RawEvent, decode_raw
 from footfall.metrics import EVENTS_STORED, FLUSH_BATCH_EVENTS, FLUSH_SECONDS, QUEUE_LAG_EVENTS
 from footfall.queue.base import Batch, Consumer
 from footfall.store import SessionStore
-from footfall.store.base import RetainingStore, retention_cutoff
+from footfall.store.base import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -265,17 +265,10 @@ class Writer:
     def _enforce_retention(self) -> None:
         """Forget events older than the retention period (FOOTFALL_RETENTION_MONTHS), hourly."""
         self._next_retention = time.monotonic() + _RETENTION_EVERY_S
-        if not isinstance(self._store, RetainingStore):
-            log.warning("this event store cannot delete old events; retention is not applied")
-            return
-        cutoff = retention_cutoff(datetime.now(UTC), self._retention_months)
         try:
-            deleted = self._store.delete_before(cutoff)
+            apply_retention(self._store, self._retention_months, datetime.now(UTC))
         except Exception as exc:
             self._note_failure(exc, "applying retention")
-            return
-        if deleted:
-            log.info("retention: deleted %d events before %s", deleted, cutoff.date())
 
     def _checkpoint(self) -> None:
         try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from footfall.events import Event
+
+log = logging.getLogger(__name__)
 
 
 class EventStore(Protocol):
@@ -57,6 +60,18 @@ class RetainingStore(Protocol):
     def delete_before(self, cutoff: datetime) -> int:
         """Delete events with ts < cutoff (UTC); returns how many went (or -1 when unknown)."""
         ...
+
+
+def apply_retention(store: object, months: int, now: datetime) -> None:
+    """Delete `store`'s events older than `months` of retention allow (FOOTFALL_RETENTION_MONTHS),
+    logging what went; a store that cannot delete is logged and left alone. Errors propagate."""
+    if not isinstance(store, RetainingStore):
+        log.warning("this event store cannot delete old events; retention is not applied")
+        return
+    cutoff = retention_cutoff(now, months)
+    deleted = store.delete_before(cutoff)
+    if deleted:
+        log.info("retention: deleted %d events before %s", deleted, cutoff.date())
 
 
 def retention_cutoff(now: datetime, months: int) -> datetime:
