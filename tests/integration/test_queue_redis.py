@@ -224,3 +224,46 @@ def test_hold_keeps_entries_from_take_over_and_drops_those_taken(redis_url: str)
         producer.close()
         slow.close()
         other.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_batch_of_several_visitors_goes_to_each_visitors_shard(
+    redis_url: str, asynchronous: bool
+) -> None:
+    """One append with a shard key per record: every record lands on its visitor's stream
+    (so one worker sessionizes each visitor), still all or none."""
+    import asyncio
+
+    producer = RedisProducer(_config(redis_url, shards=4, max_len=3))
+    client = redis.Redis.from_url(redis_url)
+    records, keys = [b"a1", b"b1", b"a2", b"c1"], [0, 1, 4, 2]
+
+    def append(batch: list[bytes], shard_keys: list[int]) -> None:
+        if not asynchronous:
+            producer.append(batch, shard_keys)
+            return
+
+        async def run() -> None:
+            try:
+                await producer.append_async(batch, shard_keys)
+            finally:
+                await producer.aclose()
+
+        asyncio.run(run())
+
+    try:
+        append(records, keys)
+        streams = {
+            shard: [entry[1][b"r"] for entry in client.xrange(producer.config.stream(shard))]
+            for shard in range(4)
+        }
+        assert streams == {0: [b"a1", b"a2"], 1: [b"b1"], 2: [b"c1"], 3: []}
+        # Shard 0 would pass its bound of 3: nothing of the batch goes in, on any shard.
+        with pytest.raises(QueueFull):
+            append([b"x", b"a3", b"a4"], [3, 0, 8])
+        assert [client.xlen(producer.config.stream(shard)) for shard in range(4)] == [2, 1, 1, 0]
+        with pytest.raises(ValueError, match="one shard key per record"):
+            producer.append([b"y", b"z"], [1])
+    finally:
+        producer.close()
+        client.close()

@@ -178,11 +178,12 @@ class Collector:
         loop on a network round trip); raises QueueError (the route answers 503) rather than
         drop."""
         records = [encode_raw(event) for event in accepted.events]
-        shard_key = accepted.events[0].visitor_id
+        # Each event to its visitor's shard: a batch of several visitors must not split visits.
+        shard_keys = [event.visitor_id for event in accepted.events]
         if self._append_async is not None:
-            await self._append_async(records, shard_key)
+            await self._append_async(records, shard_keys)
         else:
-            self._producer.append(records, shard_key)
+            self._producer.append(records, shard_keys)
 
     def _one_site(
         self, incoming: Incoming, domain: str, ip: str, user_agent: str

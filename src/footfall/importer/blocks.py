@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from footfall.events import encode_raw
 from footfall.importer.parse import Parser
 from footfall.importer.records import Counts, LineConverter
+from footfall.queue.base import ShardKey
 
 # shard -> (a visitor hash of that shard, its records in log order)
 Groups = dict[int, tuple[int, list[bytes]]]
@@ -35,13 +36,15 @@ class ShardBatches:
         self._shards = shards
         self._groups: Groups = {}
 
-    def append(self, records: Sequence[bytes], shard_key: int = 0) -> None:
-        """Buffer `records` under the shard of `shard_key`."""
-        shard = self._shards(shard_key)
-        group = self._groups.get(shard)
-        if group is None:
-            group = self._groups[shard] = (shard_key, [])
-        group[1].extend(records)
+    def append(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
+        """Buffer `records` under the shard of `shard_key` (one for all, or one per record)."""
+        keys = [shard_key] * len(records) if isinstance(shard_key, int) else list(shard_key)
+        for key, record in zip(keys, records, strict=True):
+            shard = self._shards(key)
+            group = self._groups.get(shard)
+            if group is None:
+                group = self._groups[shard] = (key, [])
+            group[1].append(record)
 
     def depth_bytes(self) -> int:
         """Bytes buffered."""

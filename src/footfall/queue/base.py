@@ -41,11 +41,15 @@ class Batch:
     batch_id: int
 
 
+# A record's shard key (its visitor): one for all of an append's records, or one per record.
+ShardKey = int | Sequence[int]
+
+
 class Producer(Protocol):
     """Collector side: durable append."""
 
-    def append(self, records: Sequence[bytes], shard_key: int = 0) -> None:
-        """Make records durable (at least written to the OS) before returning.
+    def append(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
+        """Make records durable (at least written to the OS) before returning, all or none.
 
         Raises QueueFull or QueueUnavailable instead of dropping anything.
         """
@@ -62,7 +66,7 @@ class Producer(Protocol):
 class AsyncProducer(Protocol):
     """A producer whose append has a form that never blocks the event loop (Redis)."""
 
-    async def append_async(self, records: Sequence[bytes], shard_key: int = 0) -> None:
+    async def append_async(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
         """Like Producer.append, awaiting the backing service instead of blocking on it."""
         ...
 

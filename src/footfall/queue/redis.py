@@ -43,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from footfall.queue.base import Batch, QueueFull, QueueUnavailable
+from footfall.queue.base import Batch, QueueFull, QueueUnavailable, ShardKey
 from footfall.queue.redis_append import RECORD_FIELD, AsyncAppender, ShardLengths
 
 log = logging.getLogger(__name__)
@@ -153,31 +153,45 @@ class RedisProducer:
         self._lengths = ShardLengths(config.shards)
         self._appender: AsyncAppender | None = None
 
-    def append(self, records: Sequence[bytes], shard_key: int = 0) -> None:
-        """Add `records` to the visitor's shard, all or none; returns once Redis has them.
+    def append(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
+        """Add `records` to their visitors' shards, all or none; returns once Redis has them.
 
+        `shard_key` is one key for every record or one per record (a batch of several
+        visitors: each visitor's events stay on its shard, so one worker sees its visits).
         Blocks for the round trip (XADD, or MULTI/EXEC for several records). Raises QueueFull
-        when the shard holds its bound, QueueUnavailable when Redis cannot be reached; in both
-        cases nothing was added.
+        when a shard would pass its bound, QueueUnavailable when Redis cannot be reached; in
+        both cases nothing was added.
         """
         if not records:
             return
-        shard = self.config.shard_of(shard_key)
-        stream = self.config.stream(shard)
+        shards = self._shards(records, shard_key)
+        counts: dict[int, int] = {}
+        for shard in shards:
+            counts[shard] = counts.get(shard, 0) + 1
         with _reachable():
             lengths = self._current_lengths()
-            if lengths[shard] + len(records) > self.config.max_len:
-                raise QueueFull(f"{stream} holds its bound of {self.config.max_len}")
+            for shard, count in counts.items():
+                if lengths[shard] + count > self.config.max_len:
+                    stream = self.config.stream(shard)
+                    raise QueueFull(f"{stream} holds its bound of {self.config.max_len}")
             if len(records) == 1:
-                self._redis.xadd(stream, {_FIELD: records[0]})
+                self._redis.xadd(self.config.stream(shards[0]), {_FIELD: records[0]})
             else:
                 pipe = self._redis.pipeline(transaction=True)
-                for record in records:
-                    pipe.xadd(stream, {_FIELD: record})
+                for shard, record in zip(shards, records, strict=True):
+                    pipe.xadd(self.config.stream(shard), {_FIELD: record})
                 pipe.execute()
-        lengths[shard] += len(records)
+        for shard, count in counts.items():
+            lengths[shard] += count
 
-    async def append_async(self, records: Sequence[bytes], shard_key: int = 0) -> None:
+    def _shards(self, records: Sequence[bytes], shard_key: ShardKey) -> list[int]:
+        if isinstance(shard_key, int):
+            return [self.config.shard_of(shard_key)] * len(records)
+        if len(shard_key) != len(records):
+            raise ValueError("one shard key per record, or one for all")
+        return [self.config.shard_of(key) for key in shard_key]
+
+    async def append_async(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
         """`append` without blocking the event loop: returns once Redis has the records.
 
         Concurrent calls share round trips (see the module docstring). Raises QueueFull and
@@ -195,7 +209,7 @@ class RedisProducer:
                 timeout_s=_PRODUCER_TIMEOUT_S,
                 read_timeout_s=_PRODUCER_TIMEOUT_S + _MAX_BLOCK_MS / 1000,
             )
-        await appender.append(self.config.shard_of(shard_key), records)
+        await appender.append(self._shards(records, shard_key), records)
 
     async def aclose(self) -> None:
         """Release the event loop's connections (then `close` the rest)."""

@@ -5,7 +5,8 @@ the event loop does not wait: the appends made while a round trip is under way a
 together in the next one (MULTI/EXEC when a call brought several records, so each call's records
 go in all or none), and each caller resumes once Redis has answered. One round trip is in
 flight per event loop at a time, so the pipelines grow with the load. Every caller gets an
-answer: None, QueueFull for a call that would pass its shard's bound, or QueueUnavailable.
+answer: None, QueueFull for a call that would pass a shard's bound, or QueueUnavailable. A call's
+records may go to several shards (a batch of several visitors), still all or none.
 """
 
 from __future__ import annotations
@@ -60,11 +61,18 @@ class ShardLengths:
 
 @dataclass(frozen=True, slots=True)
 class _Append:
-    """One caller's records, waiting for the next round trip."""
+    """One caller's records with their shards, waiting for the next round trip."""
 
-    shard: int
+    shards: Sequence[int]
     records: Sequence[bytes]
     done: asyncio.Future[None]
+
+    def counts(self) -> dict[int, int]:
+        """Records per shard."""
+        found: dict[int, int] = {}
+        for shard in self.shards:
+            found[shard] = found.get(shard, 0) + 1
+        return found
 
 
 class AsyncAppender:
@@ -94,9 +102,10 @@ class AsyncAppender:
         self._waiting: list[_Append] = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def append(self, shard: int, records: Sequence[bytes]) -> None:
+    async def append(self, shards: Sequence[int], records: Sequence[bytes]) -> None:
+        """Append `records`, each to the stream of its shard in `shards`."""
         done: asyncio.Future[None] = self.loop.create_future()
-        self._waiting.append(_Append(shard, records, done))
+        self._waiting.append(_Append(shards, records, done))
         if self._sender is None:
             self._sender = self.loop.create_task(self._send_waiting())
         await done
@@ -140,30 +149,38 @@ class AsyncAppender:
                 for shard in range(config.shards):
                     pipe.xlen(config.stream(shard))
                 self._lengths.update(await pipe.execute())
-            lengths = self._lengths.values
-            accepted: list[_Append] = []
-            for item in batch:
-                if lengths[item.shard] + len(item.records) > config.max_len:
-                    stream = config.stream(item.shard)
-                    _settle(item.done, QueueFull(f"{stream} holds its bound of {config.max_len}"))
-                    continue
-                lengths[item.shard] += len(item.records)
-                accepted.append(item)
+            accepted = self._within_bounds(batch)
             if not accepted:
                 return
             # Single records need no transaction to go in all or none; several per call do.
             atomic = any(len(item.records) > 1 for item in accepted)
             pipe = self._redis.pipeline(transaction=atomic)
             for item in accepted:
-                stream = config.stream(item.shard)
-                for record in item.records:
-                    pipe.xadd(stream, {RECORD_FIELD: record})
+                for shard, record in zip(item.shards, item.records, strict=True):
+                    pipe.xadd(config.stream(shard), {RECORD_FIELD: record})
             await pipe.execute()
         except (RedisError, OSError) as exc:
             self._lengths.expire()
             raise QueueUnavailable(f"redis: {exc}") from exc
         for item in accepted:
             _settle(item.done, None)
+
+    def _within_bounds(self, batch: list[_Append]) -> list[_Append]:
+        """The appends that keep every shard within max_len (counted in); QueueFull to the
+        others."""
+        config, lengths = self._config, self._lengths.values
+        accepted: list[_Append] = []
+        for item in batch:
+            counts = item.counts()
+            full = [shard for shard, n in counts.items() if lengths[shard] + n > config.max_len]
+            if full:
+                stream = config.stream(full[0])
+                _settle(item.done, QueueFull(f"{stream} holds its bound of {config.max_len}"))
+                continue
+            for shard, n in counts.items():
+                lengths[shard] += n
+            accepted.append(item)
+        return accepted
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:

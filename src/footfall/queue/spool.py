@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from footfall.metrics import QUEUE_BYTES
-from footfall.queue.base import Batch, QueueFull, QueueUnavailable
+from footfall.queue.base import Batch, QueueFull, QueueUnavailable, ShardKey
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class Spool:
 
     # -- producer ------------------------------------------------------------------------------
 
-    def append(self, records: Sequence[bytes], shard_key: int = 0) -> None:
+    def append(self, records: Sequence[bytes], shard_key: ShardKey = 0) -> None:
         """Write `records` to the active segment in one `os.write`; see the module docstring.
 
         `shard_key` is accepted for the Producer protocol; a spool has a single shard.
