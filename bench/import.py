@@ -12,12 +12,14 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,22 +45,51 @@ PAGES = ["/", "/pricing", "/blog/launch", "/docs/install?x=1", "/about", "/signu
 ASSETS = ["/css/site.css", "/js/app.js", "/img/logo.png", "/favicon.ico"]
 
 
-def generate(path: Path, lines: int) -> Counter[str]:
-    """Write `lines` log lines; returns the counts the importer must report."""
+# First octets of special-purpose IPv4 blocks (private, loopback, shared, documentation,
+# multicast, reserved): never a visitor's public address.
+_SPECIAL_FIRST_OCTETS = frozenset({0, 10, 100, 127, 169, 172, 192, 198, 203, *range(224, 256)})
+_PUBLIC_FIRST_OCTETS = [octet for octet in range(1, 224) if octet not in _SPECIAL_FIRST_OCTETS]
+# A visitor's requests: mostly pages and their assets, some missing pages and tracked links.
+_REQUESTS = ["page"] * 13 + ["asset"] * 4 + ["error", "click"]
+
+
+def _public_address(rng: random.Random) -> str:
+    octets = (rng.randrange(256), rng.randrange(256), rng.randrange(1, 255))
+    return f"{rng.choice(_PUBLIC_FIRST_OCTETS)}.{octets[0]}.{octets[1]}.{octets[2]}"
+
+
+def generate(path: Path, lines: int, *, distinct: bool = False) -> Counter[str]:
+    """Write `lines` log lines; returns the counts the importer must report.
+
+    As a server logs them: about 200 visitors at a time, each from its own public address and
+    browser (one in twenty a crawler), making 1 to 30 requests (15 on average) interleaved
+    with the others'. With `distinct`, every line comes from a new address: the worst case for
+    the per-visitor caches (address location, visitor hash).
+    """
+    rng = random.Random(7)
     expected: Counter[str] = Counter()
     start = datetime(2026, 5, 1, tzinfo=UTC)
+    active: list[list[Any]] = []  # [address, agent, requests left]
     with path.open("w") as handle:
         for n in range(lines):
             when = (start + timedelta(seconds=n // 50)).strftime("%d/%b/%Y:%H:%M:%S +0000")
-            ip = f"10.{n % 200}.{(n // 200) % 250}.{1 + (n // 7) % 250}"
-            agent, status, slot = AGENTS[n % len(AGENTS)], 200, n % 20
-            if slot < 13:
-                target, kind = PAGES[n % len(PAGES)], "pageviews"
-            elif slot < 17:
-                target, kind = ASSETS[n % len(ASSETS)], "assets"
-            elif slot == 17:
-                target, kind, agent = PAGES[n % len(PAGES)], "bots", BOT
-            elif slot == 18:
+            while len(active) < 200:
+                agent = BOT if rng.random() < 0.05 else rng.choice(AGENTS)
+                active.append([_public_address(rng), agent, rng.randint(1, 30)])
+            slot = rng.randrange(len(active))
+            visitor = active[slot]
+            ip, agent = (_public_address(rng), visitor[1]) if distinct else visitor[:2]
+            visitor[2] -= 1
+            if visitor[2] == 0:
+                active[slot] = active[-1]
+                active.pop()
+            request, status = rng.choice(_REQUESTS), 200
+            if request == "page":
+                target = rng.choice(PAGES)
+                kind = "bots" if agent == BOT else "pageviews"
+            elif request == "asset":
+                target, kind = rng.choice(ASSETS), "assets"
+            elif request == "error":
                 target, kind, status = "/missing", "errors", 404
             else:
                 target, kind, status = "/u/bench", "clicks", 302
@@ -76,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--distinct-addresses", action="store_true", help="every line from a new address"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="footfall-import-bench-") as folder:
         data_dir = Path(folder) / "data"
@@ -94,7 +128,7 @@ def main() -> None:
             )
         engine.dispose()
         log = Path(folder) / "access.log"
-        expected = generate(log, args.lines)
+        expected = generate(log, args.lines, distinct=args.distinct_addresses)
         size = log.stat().st_size
         with open_importer(settings, "bench.example", jobs=args.jobs) as importer:
             started = time.perf_counter()
@@ -108,6 +142,7 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cpu",
             "python": platform.python_version(),
             "lines": args.lines,
+            "log": "distinct-addresses" if args.distinct_addresses else "visitors",
             "jobs": args.jobs,
             "bytes": size,
             "seconds": round(elapsed, 2),

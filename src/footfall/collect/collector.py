@@ -21,7 +21,7 @@ from footfall.collect.payloads import Incoming
 from footfall.enrich.bots import is_bot
 from footfall.enrich.geo import locate
 from footfall.enrich.props import limit_props
-from footfall.enrich.visitor import user_hash, visitor_hash
+from footfall.enrich.visitor import user_hash, visitor_hashes
 from footfall.events import DropReason, Kind, RawEvent, encode_raw
 from footfall.links.tokens import TokenSigner, split_attribution
 from footfall.queue.base import AsyncProducer, Producer
@@ -244,9 +244,7 @@ class Collector:
         if user_id:
             return user_hash(self._secret, site_id, user_id), None
         today, yesterday = self._salts.salts()
-        current = visitor_hash(today, site_id, ip, user_agent)
-        previous = visitor_hash(yesterday, site_id, ip, user_agent) if yesterday else None
-        return current, previous
+        return visitor_hashes(today, yesterday, site_id, ip, user_agent)
 
 
 def _excluded(site: SiteLike, url: str, ip: str) -> DropReason | None:

@@ -12,7 +12,7 @@ from footfall.enrich.referrers import ReferrerInfo, classify_referrer, classify_
 from footfall.enrich.urls import split_page_url, strip_www
 from footfall.enrich.useragent import UserAgentInfo, parse_user_agent, platform_of
 from footfall.enrich.utm import Campaign, extract_campaign
-from footfall.enrich.visitor import session_hash, user_hash, visitor_hash
+from footfall.enrich.visitor import session_hash, user_hash, visitor_hash, visitor_hashes
 
 __all__ = [
     "CHANNELS",
@@ -38,4 +38,5 @@ __all__ = [
     "strip_www",
     "user_hash",
     "visitor_hash",
+    "visitor_hashes",
 ]

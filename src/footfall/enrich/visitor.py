@@ -10,9 +10,10 @@ ones, so every session id also fits a signed 64-bit integer.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from hashlib import blake2b
 
-__all__ = ["session_hash", "user_hash", "visitor_hash"]
+__all__ = ["session_hash", "user_hash", "visitor_hash", "visitor_hashes"]
 
 _MAX_KEY_BYTES = 64  # BLAKE2b's key size limit
 _MASK_63 = (1 << 63) - 1
@@ -40,6 +41,22 @@ def _digest(secret: bytes, person: bytes, site_id: int, fields: tuple[str, ...])
 def visitor_hash(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
     """The cookieless visitor id: hash of (salt, site, IP, User-Agent), 1..2**64-1."""
     return _digest(salt, b"footfall.visitor", site_id, (ip, user_agent)) or 1
+
+
+@lru_cache(maxsize=1 << 16)
+def visitor_hashes(
+    today: bytes, yesterday: bytes | None, site_id: int, ip: str, user_agent: str
+) -> tuple[int, int | None]:
+    """(visitor id under today's salt, the same under yesterday's or None), cached.
+
+    A visitor sends several events from one address and browser (pages, then engagement and
+    custom events; an access log holds a page's every request), and two keyed hashes cost
+    about as much as the rest of the collector's steps together. The cache lives in memory
+    only and is keyed by the salts, so a new day's salt never reads yesterday's answers.
+    """
+    current = visitor_hash(today, site_id, ip, user_agent)
+    previous = visitor_hash(yesterday, site_id, ip, user_agent) if yesterday else None
+    return current, previous
 
 
 def user_hash(secret: bytes, site_id: int, user_id: str) -> int:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from footfall.enrich.visitor import session_hash, user_hash, visitor_hash
+from footfall.enrich.visitor import session_hash, user_hash, visitor_hash, visitor_hashes
 
 SALT = b"s" * 32
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -62,3 +62,20 @@ def test_ranges(salt: bytes, site_id: int, ip: str, ua: str) -> None:
 
 def test_lone_surrogates_do_not_raise() -> None:
     assert user_hash(SALT, 1, "\ud800") != user_hash(SALT, 1, "\ud801")
+
+
+def test_cached_pair_is_todays_and_yesterdays_hash_and_follows_the_salts() -> None:
+    yesterday = b"y" * 32
+    pair = visitor_hashes(SALT, yesterday, 1, "203.0.113.7", UA)
+    assert pair == (
+        visitor_hash(SALT, 1, "203.0.113.7", UA),
+        visitor_hash(yesterday, 1, "203.0.113.7", UA),
+    )
+    assert visitor_hashes(SALT, yesterday, 1, "203.0.113.7", UA) == pair
+    # A new day's salts (the key of the cache) give new ids, never the cached ones.
+    tomorrow = visitor_hashes(b"t" * 32, SALT, 1, "203.0.113.7", UA)
+    assert tomorrow == (visitor_hash(b"t" * 32, 1, "203.0.113.7", UA), pair[0])
+    assert visitor_hashes(SALT, None, 2, "203.0.113.7", UA) == (
+        visitor_hash(SALT, 2, "203.0.113.7", UA),
+        None,
+    )
