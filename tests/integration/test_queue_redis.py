@@ -267,3 +267,42 @@ def test_a_batch_of_several_visitors_goes_to_each_visitors_shard(
     finally:
         producer.close()
         client.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_appends_survive_a_redis_that_forgot_the_append_script(
+    redis_url: str, asynchronous: bool
+) -> None:
+    """Several records go in with one script call; a Redis restarted (scripts flushed) is
+    sent the script again, and no record is lost or doubled."""
+    import asyncio
+
+    producer = RedisProducer(_config(redis_url, shards=2))
+    client = redis.Redis.from_url(redis_url)
+
+    def append(batch: list[bytes]) -> None:
+        keys = list(range(len(batch)))
+        if not asynchronous:
+            producer.append(batch, keys)
+            return
+
+        async def run() -> None:
+            try:
+                await producer.append_async(batch, keys)
+            finally:
+                await producer.aclose()
+
+        asyncio.run(run())
+
+    try:
+        append([b"r0", b"r1", b"r2"])
+        client.script_flush()
+        append([b"r3", b"r4", b"r5"])
+        streams = [
+            [entry[1][b"r"] for entry in client.xrange(producer.config.stream(shard))]
+            for shard in range(2)
+        ]
+        assert streams == [[b"r0", b"r2", b"r3", b"r5"], [b"r1", b"r4"]]
+    finally:
+        producer.close()
+        client.close()

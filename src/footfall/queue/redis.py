@@ -8,11 +8,11 @@ instead of trimming events it already accepted; a shard may pass max_len by what
 0.1 s.
 
 Collectors append with `append_async`, which never blocks their event loop: the appends made
-while the previous round trip is under way are sent together as one pipeline (MULTI/EXEC when a
-request brought several records, so each request's records go in all or none), and each caller
-resumes once Redis has answered, so a 2xx still follows the XADD (queue.redis_append). `append`
-is the blocking form (one round trip per call) for code without an event loop, such as the log
-importer.
+while the previous round trip is under way are sent together in one call of a script that adds
+each record as its own entry (a script runs alone, so each request's records go in all or none),
+and each caller resumes once Redis has answered, so a 2xx still follows the XADD
+(queue.redis_append). `append` is the blocking form (one round trip per call) for code without
+an event loop, such as the log importer.
 
 Workers read with XREADGROUP in the group `footfall-workers`, insert, then XACK and XDEL the
 entries (so the length counts only what is not yet stored). Entries left pending by a worker
@@ -44,7 +44,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from footfall.queue.base import Batch, QueueFull, QueueUnavailable, ShardKey
-from footfall.queue.redis_append import RECORD_FIELD, AsyncAppender, ShardLengths
+from footfall.queue.redis_append import (
+    APPEND_SCRIPT,
+    RECORD_FIELD,
+    AsyncAppender,
+    ShardLengths,
+    append_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +156,7 @@ class RedisProducer:
         self.config = config
         # No retries: the client's own retry would answer after several timeouts, not one.
         self._redis = _client(config, pool_size, _PRODUCER_TIMEOUT_S, retries=0)
+        self._append_script = self._redis.register_script(APPEND_SCRIPT)
         self._lengths = ShardLengths(config.shards)
         self._appender: AsyncAppender | None = None
 
@@ -158,7 +165,7 @@ class RedisProducer:
 
         `shard_key` is one key for every record or one per record (a batch of several
         visitors: each visitor's events stay on its shard, so one worker sees its visits).
-        Blocks for the round trip (XADD, or MULTI/EXEC for several records). Raises QueueFull
+        Blocks for the round trip (XADD, or one APPEND_SCRIPT call for several). Raises QueueFull
         when a shard would pass its bound, QueueUnavailable when Redis cannot be reached; in
         both cases nothing was added.
         """
@@ -177,10 +184,8 @@ class RedisProducer:
             if len(records) == 1:
                 self._redis.xadd(self.config.stream(shards[0]), {_FIELD: records[0]})
             else:
-                pipe = self._redis.pipeline(transaction=True)
-                for shard, record in zip(shards, records, strict=True):
-                    pipe.xadd(self.config.stream(shard), {_FIELD: record})
-                pipe.execute()
+                keys, args = append_arguments(self.config, shards, records)
+                self._append_script(keys=keys, args=args)
         for shard, count in counts.items():
             lengths[shard] += count
 
