@@ -1,7 +1,8 @@
 /*
  * Footfall dashboard enhancements. The server-rendered page already works without this file
  * (links and GET forms carry the view in the URL); this script adds the uPlot graph, keyboard
- * accessible tabs, auto-submitting range and graph controls, the live visitor counter fed by
+ * accessible tabs (fetching a tab the server left for later when it is first opened),
+ * auto-submitting range and graph controls, the live visitor counter fed by
  * the real-time Server-Sent Events stream, and the real-time view's refresh (it fetches the
  * view's live part again every second while the tab is visible). It reads its data from data-*
  * attributes and a JSON block, so the page's Content-Security-Policy needs no inline script or
@@ -45,12 +46,38 @@ function drawGraph() {
   new ResizeObserver(() => plot.setSize(size())).observe(target);
 }
 
+// A tab the server left for later (data-partial): fetch it from the same URL with the
+// partial header and swap its content in; on failure its "Show ..." link still works.
+async function loadTab(panel) {
+  const part = panel.dataset.partial;
+  if (!part || panel.dataset.loading || !window.fetch) return;
+  panel.dataset.loading = 'true';
+  try {
+    const url = window.location.href.split('#')[0];
+    const response = await fetch(url, { headers: { 'X-Footfall-Partial': part } });
+    if (!response.ok) throw new Error(`tab ${part}: HTTP ${response.status}`);
+    const holder = document.createElement('template');
+    holder.innerHTML = await response.text();
+    const fresh = holder.content.querySelector('.tabpanel');
+    if (!fresh) throw new Error(`tab ${part}: no tab in the answer`);
+    panel.replaceChildren(...fresh.childNodes);
+    delete panel.dataset.partial;
+    panel.removeAttribute('aria-busy');
+  } catch (error) {
+    console.warn(error);
+  } finally {
+    delete panel.dataset.loading;
+  }
+}
+
 function activate(tabs, chosen, focus) {
   for (const tab of tabs) {
     const selected = tab === chosen;
     tab.setAttribute('aria-selected', String(selected));
     tab.tabIndex = selected ? 0 : -1;
-    document.getElementById(tab.getAttribute('aria-controls')).hidden = !selected;
+    const panel = document.getElementById(tab.getAttribute('aria-controls'));
+    panel.hidden = !selected;
+    if (selected) loadTab(panel);
   }
   if (focus) chosen.focus();
 }

@@ -198,6 +198,8 @@ def test_hostile_values_render_as_text(tab: Tab, server: LiveServer) -> None:
     tab.page.wait_for_timeout(1500)  # the writer flushes within a second
     tab.page.reload()
     expect(tab.page.locator("#tabpanel-props-props")).to_contain_text(HOSTILE)
+    # A tab fetched when opened goes through the same escaping.
+    tab.page.get_by_role("tab", name="UTM campaign").click()
     expect(tab.page.locator("#tabpanel-sources-utm_campaign")).to_contain_text(HOSTILE)
     assert dialogs == [] and tab.errors == []
     assert tab.page.locator("img[src=x]").count() == 0

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from footfall.dashboard.pages import STATIC_DIR
+from footfall.dashboard.pages import PARTIAL_HEADER, STATIC_DIR
 from tests.support.accounts import SITE, World, accounts_world
 from tests.support.factories import custom_event, populate, visit
 
@@ -88,7 +88,9 @@ def test_top_stats_equal_the_query_api(world: World) -> None:
 
 def test_panel_rows_link_to_a_filtered_view_with_the_api_numbers(world: World) -> None:
     headers = world.as_user("viewer")
-    page = world.client.get(f"/sites/{SITE}", params=RANGE, headers=headers).text
+    # Every tab, as the no-script link asks for (the sources tab is not the panel's first).
+    every_tab = RANGE | {"tabs": "all"}
+    page = world.client.get(f"/sites/{SITE}", params=every_tab, headers=headers).text
     sources = _v2(world, metrics=["visitors"], dimensions=["visit:source"])
     assert {row["dimensions"][0]: row["metrics"][0] for row in sources} == {
         "Google": 6,
@@ -106,7 +108,7 @@ def test_panel_rows_link_to_a_filtered_view_with_the_api_numbers(world: World) -
 
 def test_hostile_paths_referrers_utm_and_props_render_as_text(world: World) -> None:
     headers = world.as_user("viewer")
-    params = RANGE | {"prop": "plan"}
+    params = RANGE | {"prop": "plan", "tabs": "all"}
     page = world.client.get(f"/sites/{SITE}", params=params, headers=headers).text
     assert "<script>alert" not in page
     assert page.count(str(escape(HOSTILE))) >= 3  # utm campaign, prop value, page path
@@ -153,6 +155,12 @@ def test_shared_link_shows_the_read_only_dashboard(world: World) -> None:
     assert _stat(page.text, "visitors") == "9"
     assert "/logout" not in page.text and 'href="/sites' not in page.text
     assert f"auth={token}" in page.text  # the live counter's stream authenticates as the link
+    # A tab left for later loads through the link too, read-only like the page.
+    sources = world.client.get(
+        f"/share/{token}", params=RANGE, headers={PARTIAL_HEADER: "tab:sources/sources"}
+    )
+    assert sources.status_code == 200, sources.text
+    assert 'title="Filter by Google"' in sources.text and "<html" not in sources.text
 
 
 def test_site_list_and_home(world: World) -> None:

@@ -52,6 +52,15 @@ def _page(world: World, params: dict[str, str], user: str = "viewer") -> str:
     return answer.text
 
 
+def _part(world: World, params: dict[str, str], panel: str, tab: str, user: str = "viewer") -> str:
+    """One tab as the page's script fetches it when the tab is first opened."""
+    headers = world.as_user(user) | {PARTIAL_HEADER: f"tab:{panel}/{tab}"}
+    answer = world.client.get(f"/sites/{SITE}", params=params, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert "<html" not in answer.text
+    return answer.text + '<div class="tabpanel"'  # _tab() reads up to the next tab
+
+
 def _tab(page: str, panel: str, tab: str) -> str:
     """The HTML of one tab panel."""
     found = re.search(
@@ -288,6 +297,7 @@ def test_clicking_an_os_shows_its_versions_and_escapes_them(world: World) -> Non
 def test_regions_and_cities_tabs_equal_the_query_api(world: World) -> None:
     _platforms(world)
     page = _page(world, RANGE)
+    parts = {tab: _part(world, RANGE, "locations", tab) for tab in ("regions", "cities")}
     for tab, dimension in (("regions", "visit:region"), ("cities", "visit:city")):
         expected = _v2(
             world,
@@ -296,12 +306,14 @@ def test_regions_and_cities_tabs_equal_the_query_api(world: World) -> None:
             filters=[["is_not", dimension, [""]]],
             order_by=[["visitors", "desc"], [dimension, "asc"]],
         )
-        rows = _rows(_tab(page, "locations", tab))
+        # Not the panel's first tab: the page leaves it for later, the part has its rows.
+        assert not _rows(_tab(page, "locations", tab))
+        rows = _rows(_tab(parts[tab], "locations", tab))
         assert [(label, numbers) for label, _, numbers in rows] == [
             (row["dimensions"][0], [str(row["metrics"][0])]) for row in expected
         ]
         assert "(none)" not in [label for label, _, _ in rows]  # unknown places are left out
-    regions = _rows(_tab(page, "locations", "regions"))
+    regions = _rows(_tab(parts["regions"], "locations", "regions"))
     assert regions[0][0] == "US-CA" and regions[0][2] == ["2"]
     filtered = world.client.get(
         f"/sites/{SITE}" + regions[0][1], headers=world.as_user("viewer")
@@ -309,7 +321,7 @@ def test_regions_and_cities_tabs_equal_the_query_api(world: World) -> None:
     assert _stat(filtered, "visitors") == "2" and "region is <strong>US-CA</strong>" in filtered
     city = _page(world, RANGE | {"city": "New York"})
     assert _stat(city, "visitors") == "1"
-    assert str(escape(HOSTILE)) in _tab(page, "locations", "cities")
+    assert str(escape(HOSTILE)) in _tab(parts["cities"], "locations", "cities")
     # DB-IP's licence: locations are credited where they are shown.
     assert '<a href="https://db-ip.com">IP Geolocation by DB-IP</a>' in page
 
@@ -318,9 +330,65 @@ def test_regions_tab_says_when_no_place_is_known(world: World) -> None:
     populate(
         world.app.state.store, visit(1, START, ["/"], site_id=_site_id(world), region="", city="")
     )
+    regions = _part(world, RANGE, "locations", "regions")
+    cities = _part(world, RANGE, "locations", "cities")
+    assert "No visit of this period has a known region." in _tab(regions, "locations", "regions")
+    assert "No visit of this period has a known city." in _tab(cities, "locations", "cities")
+
+
+# Each panel's tabs after the first, as the page lists them.
+LATER_TABS = {
+    "sources": ["sources", "referrers", "utm_source", "utm_medium", "utm_campaign"],
+    "pages": ["entry", "exit"],
+    "locations": ["regions", "cities"],
+    "devices": ["os", "devices"],
+}
+
+
+def test_page_queries_first_tabs_and_loads_each_other_tab_as_a_part(world: World) -> None:
+    _platforms(world)
     page = _page(world, RANGE)
-    assert "No visit of this period has a known region." in _tab(page, "locations", "regions")
-    assert "No visit of this period has a known city." in _tab(page, "locations", "cities")
+    every_tab = _page(world, RANGE | {"tabs": "all"})
+    for panel, tabs in LATER_TABS.items():
+        for tab in tabs:
+            later = _tab(page, panel, tab)
+            assert f'data-partial="tab:{panel}/{tab}"' in later and not _rows(later)
+            # Without the script, its link opens the page with every tab.
+            link = re.search(r'<p class="pending"><a href="([^"]*)">', later)
+            assert link and "tabs=all" in link.group(1), later
+            assert link.group(1).endswith(f"#tabpanel-{panel}-{tab}")
+            part = _tab(_part(world, RANGE, panel, tab), panel, tab)
+            assert "data-partial" not in part
+            assert _rows(part) == _rows(_tab(every_tab, panel, tab))
+    assert _rows(_tab(every_tab, "sources", "sources"))  # the parts above were not all empty
+    # First tabs are in the page itself.
+    for panel, tab in (("sources", "channels"), ("pages", "top"), ("locations", "countries")):
+        assert _rows(_tab(page, panel, tab)) == _rows(_tab(every_tab, panel, tab))
+
+
+def test_tab_parts_keep_the_view_and_its_access_rules(world: World) -> None:
+    _platforms(world)
+    filtered = RANGE | {"browser": "Firefox"}
+    part = _tab(_part(world, filtered, "sources", "sources"), "sources", "sources")
+    expected = _v2(
+        world,
+        metrics=["visitors"],
+        dimensions=["visit:source"],
+        filters=[["is", "visit:browser", ["Firefox"]]],
+    )
+    assert [(label, numbers) for label, _, numbers in _rows(part)] == [
+        (row["dimensions"][0], [str(row["metrics"][0])]) for row in expected
+    ]
+    headers = world.as_user("viewer") | {PARTIAL_HEADER: "tab:sources/nothing"}
+    unknown = world.client.get(f"/sites/{SITE}", params=RANGE, headers=headers)
+    assert unknown.status_code == 404
+    outsider = world.as_user("outsider") | {PARTIAL_HEADER: "tab:sources/sources"}
+    assert world.client.get(f"/sites/{SITE}", params=RANGE, headers=outsider).status_code == 404
+    anonymous = {PARTIAL_HEADER: "tab:sources/sources"}
+    answer = world.client.get(
+        f"/sites/{SITE}", params=RANGE, headers=anonymous, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
 def _goal(world: World, **body: str) -> None:

@@ -33,7 +33,7 @@ from footfall.api.security import (
 # A module import: importing footfall.dashboard.realtime first imports footfall.api, which
 # imports this module while realtime is only partly initialised.
 from footfall.dashboard import realtime as dashboard_realtime
-from footfall.dashboard.reports import build_dashboard
+from footfall.dashboard.reports import Reporter, build_dashboard
 from footfall.dashboard.sparkline import SPARK_HEIGHT, SPARK_WIDTH, sparkline
 from footfall.dashboard.state import GRAPH_METRICS, INTERVALS, PERIODS, parse_state
 from footfall.meta.sites import SiteInfo
@@ -48,8 +48,10 @@ CSP = (
 
 # The bundle built at install time (frontend/build.mjs): the only files served from STATIC_DIR.
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
-# The real-time view's script asks for the live part alone with this header.
+# The page's script asks for a part alone with this header: `realtime` (the real-time view's
+# live part) or `tab:<panel>/<tab>` (one tab of a panel, queried when it is first opened).
 PARTIAL_HEADER = "x-footfall-partial"
+TAB_PARTIAL = "tab:"
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -101,7 +103,16 @@ def dashboard_context(
         realtime = dashboard_realtime.build_realtime(services, site, state)
         refresh = dashboard_realtime.REFRESH_SECONDS
         return context | {"realtime": realtime, "refresh_seconds": refresh}
-    view = build_dashboard(services, site, state)
+    partial = request.headers.get(PARTIAL_HEADER, "")
+    if partial.startswith(TAB_PARTIAL):
+        panel, _, key = partial.removeprefix(TAB_PARTIAL).partition("/")
+        found = Reporter(services, site, state).tab(panel, key)
+        if found is None:
+            raise ApiError(404, "not_found", f"the dashboard has no tab {panel}/{key}")
+        return context | {"panel": found[0], "tab": found[1]}
+    # The page queries each panel's first tab; `tabs=all` (the no-script link) every tab.
+    every_tab = request.query_params.get("tabs") == "all"
+    view = build_dashboard(services, site, state, every_tab=every_tab)
     return context | {
         "view": view,
         "metrics": GRAPH_METRICS,
@@ -115,6 +126,8 @@ def render_dashboard(request: Request, template: str, context: dict[str, Any]) -
     """A dashboard page, or only its live part when the real-time view's script asks for it."""
     if context["realtime"] is not None and request.headers.get(PARTIAL_HEADER) == "realtime":
         response = render(request, "_realtime.html", context)
+    elif "tab" in context:
+        response = render(request, "_tab.html", context)
     else:
         response = render(request, template, context)
     response.headers["vary"] = PARTIAL_HEADER

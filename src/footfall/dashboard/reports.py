@@ -6,6 +6,7 @@ dashboard and POST /api/v2/query can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,7 @@ class Tab:
     rows: list[Row]
     note: str = ""
     empty: str = NO_DATA  # shown instead of the table when there is no row
+    loaded: bool = True  # False: not queried yet, the page fetches it when the tab opens
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,8 @@ class Reporter:
             query = replace(query, date_range=chosen)
         return answer(self.services, query, self.site, now=self.now)
 
-    def stats(self) -> tuple[list[Stat], Period]:
-        """The top stats and the resolved period."""
+    def stats(self) -> tuple[list[Stat], Period, int | float]:
+        """The top stats, the resolved period and its unique visitors."""
         fields: dict[str, Any] = {"metrics": list(TOP_METRICS)}
         if self.state.comparable():
             fields["include"] = {"comparisons": {"mode": "previous_period"}}
@@ -207,7 +209,7 @@ class Reporter:
                     self.state.href(metric=metric),
                 )
             )
-        return stats, result.period
+        return stats, result.period, values[TOP_METRICS.index("visitors")]
 
     def graph(self) -> Graph:
         """The selected metric over time, bucketed by the view's interval."""
@@ -330,80 +332,146 @@ class Reporter:
             rows.append(Row(label, [*values, f"{rate:g}%"], round(100 * visitors / top, 1), href))
         return Tab("goals", "Goals", ["Visitors", "Conversions", "Conv. rate"], rows)
 
-    def props(self) -> list[Tab]:
-        """Custom events, and the values of the chosen property key."""
+    def custom_events(self) -> Tab:
+        """Custom events by unique visitors."""
         custom = [["is_not", "event:name", _NOT_CUSTOM]]
-        tabs = [self.breakdown("events", "Custom events", "event:name", filters=custom)]
+        return self.breakdown("events", "Custom events", "event:name", filters=custom)
+
+    def prop_values(self, key: str) -> Tab:
+        """The values of the property `key` (a bad key is said in the tab, not raised)."""
+        try:
+            return self.breakdown("props", f"Property {key}", f"event:props:{key}")
+        except ApiError as exc:
+            return Tab("props", f"Property {key}", ["Visitors"], [], note=exc.message)
+
+    def layout(self, total_visitors: Callable[[], int | float]) -> list[PanelSpec]:
+        """Every panel and tab of the dashboard, each tab with the call that computes it;
+        `total_visitors` gives the period's visitors (for conversion rates) when asked."""
+
+        def breakdown(key: str, label: str, dimension: str, **options: Any) -> TabSpec:
+            return TabSpec(key, label, lambda: self.breakdown(key, label, dimension, **options))
+
+        def drill_down(key: str, label: str, dimension: str, versions: str) -> TabSpec:
+            chosen = self.state.filter_value(DIMENSION_KEYS[dimension])
+            title = f"{chosen} versions" if chosen is not None else label
+            build = lambda: self.drill_down(key, label, dimension, versions=versions)  # noqa: E731
+            # Filtered by one of its values, the tab shows that value's versions: wanted now.
+            return TabSpec(key, title, build, wanted=chosen is not None)
+
+        page_views = [["is", "event:name", ["pageview"]]]
+        props = [TabSpec("events", "Custom events", self.custom_events)]
         if self.state.prop:
             key = self.state.prop
-            try:
-                tab = self.breakdown("props", f"Property {key}", f"event:props:{key}")
-            except ApiError as exc:
-                tab = Tab("props", f"Property {key}", ["Visitors"], [], note=exc.message)
-            tabs.append(tab)
-        return tabs
-
-    def panels(self, total_visitors: int | float) -> list[Panel]:
-        """The breakdown panels, each with its tabs."""
-        tab = self.breakdown
+            values = TabSpec("props", f"Property {key}", lambda: self.prop_values(key), wanted=True)
+            props.append(values)
         return [
-            Panel(
+            PanelSpec(
                 "sources",
                 "Top sources",
                 [
-                    tab("channels", "Channels", "visit:channel"),
-                    tab("sources", "Sources", "visit:source"),
-                    tab("referrers", "Referrers", "visit:referrer"),
-                    tab("utm_source", "UTM source", "visit:utm_source"),
-                    tab("utm_medium", "UTM medium", "visit:utm_medium"),
-                    tab("utm_campaign", "UTM campaign", "visit:utm_campaign"),
+                    breakdown("channels", "Channels", "visit:channel"),
+                    breakdown("sources", "Sources", "visit:source"),
+                    breakdown("referrers", "Referrers", "visit:referrer"),
+                    breakdown("utm_source", "UTM source", "visit:utm_source"),
+                    breakdown("utm_medium", "UTM medium", "visit:utm_medium"),
+                    breakdown("utm_campaign", "UTM campaign", "visit:utm_campaign"),
                 ],
             ),
-            Panel(
+            PanelSpec(
                 "pages",
                 "Top pages",
                 [
-                    tab(
-                        "top",
-                        "Top pages",
-                        "event:page",
-                        filters=[["is", "event:name", ["pageview"]]],
-                    ),
-                    tab("entry", "Entry pages", "visit:entry_page"),
-                    tab("exit", "Exit pages", "visit:exit_page"),
+                    breakdown("top", "Top pages", "event:page", filters=page_views),
+                    breakdown("entry", "Entry pages", "visit:entry_page"),
+                    breakdown("exit", "Exit pages", "visit:exit_page"),
                 ],
             ),
-            Panel(
+            PanelSpec(
                 "locations",
                 "Locations",
                 [
-                    tab("countries", "Countries", "visit:country"),
-                    tab("regions", "Regions", "visit:region", empty=_NO_PLACE.format("region")),
-                    tab("cities", "Cities", "visit:city", empty=_NO_PLACE.format("city")),
+                    breakdown("countries", "Countries", "visit:country"),
+                    breakdown(
+                        "regions", "Regions", "visit:region", empty=_NO_PLACE.format("region")
+                    ),
+                    breakdown("cities", "Cities", "visit:city", empty=_NO_PLACE.format("city")),
                 ],
             ),
-            Panel(
+            PanelSpec(
                 "devices",
                 "Devices",
                 [
-                    self.drill_down(
-                        "browsers", "Browsers", "visit:browser", versions="visit:browser_version"
-                    ),
-                    self.drill_down(
-                        "os", "Operating systems", "visit:os", versions="visit:os_version"
-                    ),
-                    tab("devices", "Device types", "visit:device"),
+                    drill_down("browsers", "Browsers", "visit:browser", "visit:browser_version"),
+                    drill_down("os", "Operating systems", "visit:os", "visit:os_version"),
+                    breakdown("devices", "Device types", "visit:device"),
                 ],
             ),
-            Panel("goals", "Goal conversions", [self.goals(total_visitors)]),
-            Panel("props", "Custom events", self.props()),
+            PanelSpec(
+                "goals",
+                "Goal conversions",
+                [TabSpec("goals", "Goals", lambda: self.goals(total_visitors()))],
+            ),
+            PanelSpec("props", "Custom events", props),
         ]
 
+    def panels(self, total_visitors: int | float, *, every_tab: bool = True) -> list[Panel]:
+        """The breakdown panels. With `every_tab` False only each panel's first tab and the
+        tabs the view asks for are queried; the others are placeholders the page loads when
+        they are opened."""
+        panels = []
+        for spec in self.layout(lambda: total_visitors):
+            tabs = [
+                tab.build()
+                if every_tab or index == 0 or tab.wanted
+                else Tab(tab.key, tab.label, [], [], loaded=False)
+                for index, tab in enumerate(spec.tabs)
+            ]
+            panels.append(Panel(spec.key, spec.title, tabs))
+        return panels
 
-def build_dashboard(services: Services, site: SiteInfo, state: State) -> Dashboard:
-    """Run every query of one dashboard view (call from a worker thread: it reads the store)."""
+    def tab(self, panel: str, key: str) -> tuple[Panel, Tab] | None:
+        """One tab of one panel (what the page fetches when a tab opens); None if unknown."""
+        for spec in self.layout(self.total_visitors):
+            chosen = next((tab for tab in spec.tabs if tab.key == key), None)
+            if spec.key != panel or chosen is None:
+                continue
+            built = chosen.build()
+            others = [Tab(tab.key, tab.label, [], [], loaded=False) for tab in spec.tabs]
+            tabs = [built if tab.key == key else tab for tab in others]
+            return Panel(spec.key, spec.title, tabs), built
+        return None
+
+    def total_visitors(self) -> int | float:
+        """The period's unique visitors."""
+        rows = self.run(metrics=["visitors"]).rows
+        return rows[0].metrics[0] if rows else 0
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    """A tab of the dashboard's layout: its key, its label, and the call computing it."""
+
+    key: str
+    label: str
+    build: Callable[[], Tab]
+    wanted: bool = False  # the view asks for it (a drill-down, a property): never deferred
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A panel of the dashboard's layout."""
+
+    key: str
+    title: str
+    tabs: list[TabSpec]
+
+
+def build_dashboard(
+    services: Services, site: SiteInfo, state: State, *, every_tab: bool = True
+) -> Dashboard:
+    """Run the queries of one dashboard view (call from a worker thread: it reads the store);
+    with `every_tab` False, only the first tab of each panel (the page loads the others)."""
     reporter = Reporter(services, site, state)
-    stats, period = reporter.stats()
-    visitors = reporter.run(metrics=["visitors"]).rows
-    total = visitors[0].metrics[0] if visitors else 0
-    return Dashboard(site, state, period, stats, reporter.graph(), reporter.panels(total))
+    stats, period, total = reporter.stats()
+    panels = reporter.panels(total, every_tab=every_tab)
+    return Dashboard(site, state, period, stats, reporter.graph(), panels)
