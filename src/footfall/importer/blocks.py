@@ -40,11 +40,15 @@ class ShardBatches:
         """Buffer `records` under the shard of `shard_key` (one for all, or one per record)."""
         keys = [shard_key] * len(records) if isinstance(shard_key, int) else list(shard_key)
         for key, record in zip(keys, records, strict=True):
-            shard = self._shards(key)
-            group = self._groups.get(shard)
-            if group is None:
-                group = self._groups[shard] = (key, [])
-            group[1].append(record)
+            self.add(record, key)
+
+    def add(self, record: bytes, shard_key: int) -> None:
+        """Buffer one record under the shard of `shard_key` (`append` for a single record)."""
+        shard = self._shards(shard_key)
+        group = self._groups.get(shard)
+        if group is None:
+            group = self._groups[shard] = (shard_key, [])
+        group[1].append(record)
 
     def depth_bytes(self) -> int:
         """Bytes buffered."""
@@ -71,11 +75,11 @@ class BlockConverter:
     def convert(self, block: bytes) -> tuple[Counts, Groups]:
         """Convert every line of `block` (a last line may lack its newline)."""
         counts = Counts()
-        parse, convert, append = self._parser, self._converter.convert, self._batches.append
+        parse, convert, add = self._parser, self._converter.convert, self._batches.add
         for raw in block.decode("utf-8", errors="replace").split("\n"):
             line = raw.rstrip("\r")
             if line:
                 event = convert(parse(line), counts)
                 if event is not None:
-                    append([encode_raw(event)], event.visitor_id)
+                    add(encode_raw(event), event.visitor_id)
         return counts, self._batches.take()

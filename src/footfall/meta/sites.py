@@ -173,7 +173,10 @@ class SiteDirectory:
 
     def lookup(self, domain: str) -> SiteInfo | None:
         """The site registered under `domain` (`www.` and letter case ignored), or None."""
-        return self._snapshots.current().by_domain.get(normalize_domain(domain))
+        by_domain = self._snapshots.current().by_domain
+        # Most callers name a site as it is stored (a key normalizes to itself).
+        found = by_domain.get(domain)
+        return found if found is not None else by_domain.get(normalize_domain(domain))
 
     def by_id(self, site_id: int) -> SiteInfo | None:
         """The site with this id, or None."""
