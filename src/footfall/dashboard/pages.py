@@ -123,7 +123,8 @@ def dashboard_context(
 
 
 def render_dashboard(request: Request, template: str, context: dict[str, Any]) -> Response:
-    """A dashboard page, or only its live part when the real-time view's script asks for it."""
+    """A dashboard page, or only the part its script asks for (the real-time view's live part,
+    a tab fetched when first opened)."""
     if context["realtime"] is not None and request.headers.get(PARTIAL_HEADER) == "realtime":
         response = render(request, "_realtime.html", context)
     elif "tab" in context:

@@ -354,7 +354,10 @@ class Reporter:
         def drill_down(key: str, label: str, dimension: str, versions: str) -> TabSpec:
             chosen = self.state.filter_value(DIMENSION_KEYS[dimension])
             title = f"{chosen} versions" if chosen is not None else label
-            build = lambda: self.drill_down(key, label, dimension, versions=versions)  # noqa: E731
+
+            def build() -> Tab:
+                return self.drill_down(key, label, dimension, versions=versions)
+
             # Filtered by one of its values, the tab shows that value's versions: wanted now.
             return TabSpec(key, title, build, wanted=chosen is not None)
 
