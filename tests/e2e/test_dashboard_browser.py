@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import subprocess
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -177,6 +179,32 @@ def test_csv_export_from_the_dashboard(tab: Tab, server: LiveServer, token: str)
     assert {row["visit:channel"]: int(row["visitors"]) for row in rows} == {
         row["dimensions"][0]: row["metrics"][0] for row in expected
     }
+
+
+def test_pdf_report_from_the_dashboard(tab: Tab, server: LiveServer, token: str) -> None:
+    require(shutil.which("pdftoppm") is not None, "pdftoppm (poppler-utils) is not installed")
+    _log_in(tab, server, f"/sites/{SITE}?period=7d")
+    with tab.page.expect_download() as started:
+        tab.page.get_by_role("link", name="PDF report").click()
+    report = Path(started.value.path())
+    assert report.read_bytes().startswith(b"%PDF")
+    # Its pages render (kept with the screenshots for review) and carry the view's numbers.
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", str(report), str(OUTPUT_DIR / "report-page")], check=True
+    )
+    assert len(list(OUTPUT_DIR.glob("report-page*.png"))) >= 2
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(report), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    top = _v2(
+        server,
+        token,
+        metrics=["visitors"],
+        dimensions=["visit:source"],
+        order_by=[["visitors", "desc"], ["visit:source", "asc"]],
+    )[0]
+    assert SITE in text
+    assert re.search(rf"{re.escape(top['dimensions'][0])}\s+{top['metrics'][0]:,}\b", text), text
 
 
 def test_hostile_values_render_as_text(tab: Tab, server: LiveServer) -> None:
