@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -31,6 +32,23 @@ def producer(redis_url: str) -> Iterator[RedisProducer]:
     queue = RedisProducer(_config(redis_url, shards=4))
     yield queue
     queue.close()
+
+
+def _append(
+    producer: RedisProducer, batch: list[bytes], keys: list[int], *, asynchronous: bool
+) -> None:
+    """`append`, or `append_async` on an event loop of its own (as a collector appends)."""
+    if not asynchronous:
+        producer.append(batch, keys)
+        return
+
+    async def run() -> None:
+        try:
+            await producer.append_async(batch, keys)
+        finally:
+            await producer.aclose()
+
+    asyncio.run(run())
 
 
 def _drain(consumer: RedisConsumer, *, ack: bool = True) -> list[bytes]:
@@ -232,24 +250,12 @@ def test_a_batch_of_several_visitors_goes_to_each_visitors_shard(
 ) -> None:
     """One append with a shard key per record: every record lands on its visitor's stream
     (so one worker sessionizes each visitor), still all or none."""
-    import asyncio
-
     producer = RedisProducer(_config(redis_url, shards=4, max_len=3))
     client = redis.Redis.from_url(redis_url)
     records, keys = [b"a1", b"b1", b"a2", b"c1"], [0, 1, 4, 2]
 
     def append(batch: list[bytes], shard_keys: list[int]) -> None:
-        if not asynchronous:
-            producer.append(batch, shard_keys)
-            return
-
-        async def run() -> None:
-            try:
-                await producer.append_async(batch, shard_keys)
-            finally:
-                await producer.aclose()
-
-        asyncio.run(run())
+        _append(producer, batch, shard_keys, asynchronous=asynchronous)
 
     try:
         append(records, keys)
@@ -275,24 +281,11 @@ def test_appends_survive_a_redis_that_forgot_the_append_script(
 ) -> None:
     """Several records go in with one script call; a Redis restarted (scripts flushed) is
     sent the script again, and no record is lost or doubled."""
-    import asyncio
-
     producer = RedisProducer(_config(redis_url, shards=2))
     client = redis.Redis.from_url(redis_url)
 
     def append(batch: list[bytes]) -> None:
-        keys = list(range(len(batch)))
-        if not asynchronous:
-            producer.append(batch, keys)
-            return
-
-        async def run() -> None:
-            try:
-                await producer.append_async(batch, keys)
-            finally:
-                await producer.aclose()
-
-        asyncio.run(run())
+        _append(producer, batch, list(range(len(batch))), asynchronous=asynchronous)
 
     try:
         append([b"r0", b"r1", b"r2"])
