@@ -4,7 +4,7 @@ A collector's requests each wait for Redis to hold their records before they are
 the event loop does not wait: the appends made while a round trip is under way are sent
 together in the next one (one call of APPEND_SCRIPT, so every call's records go in all or
 none), and each caller resumes once Redis has answered. One round trip is in
-flight per event loop at a time, so the pipelines grow with the load. Every caller gets an
+flight per event loop at a time, so the calls grow with the load. Every caller gets an
 answer: None, QueueFull for a call that would pass a shard's bound, or QueueUnavailable. A call's
 records may go to several shards (a batch of several visitors), still all or none.
 """
