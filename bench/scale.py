@@ -9,7 +9,7 @@ PostgreSQL schema for the metadata:
    insert into ClickHouse. The clock runs from the start of the load until the last accepted
    event is in ClickHouse; every accepted event must be stored, once.
 2. Log import: `footfall import access-log` (the CLI, as an operator runs it) over a generated
-   combined-format log (bench/import.py's generator, default 1,000,000 lines) into the Redis
+   combined-format log (tests/support/accesslog.py, default 1,000,000 lines) into the Redis
    queue, with no worker running; its counts are checked against the generator.
 3. Worker insert rate: the 2 workers then drain that backlog into ClickHouse (enrichment,
    sessions and inserts: what a worker does per row), and the store's own insert of ready rows
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import accepted_total, run_wrk  # noqa: E402
 from tests.support import factories  # noqa: E402
+from tests.support.accesslog import generate  # noqa: E402
 from tests.support.accounts import postgres_metadata_url  # noqa: E402
 from tests.support.clickhouse import PrivateServer  # noqa: E402
 from tests.support.redis import private_redis  # noqa: E402
@@ -138,6 +138,18 @@ def stored(events_url: str, distinct: bool = False) -> int:
         client.disconnect()
 
 
+def settled_accepted(servers: list[LiveServer]) -> int:
+    """The collectors' accepted events once the count stops moving: requests wrk left in
+    flight when it stopped are still answered (and counted) after it returns."""
+    previous = -1
+    while True:
+        total = sum(accepted_total(server.url) for server in servers)
+        if total == previous:
+            return total
+        previous = total
+        time.sleep(0.5)
+
+
 def wait_until(check: Callable[[], bool], within_s: float, what: str) -> None:
     deadline = time.monotonic() + within_s
     while not check():
@@ -225,7 +237,7 @@ def end_to_end(bench: Bench, collectors: int, duration: int, connections: int) -
         workers = bench.workers(events_url, f"c{collectors}")
         per = max(1, connections // collectors)
         _wrk_all(servers, 3, per)  # warm-up (caches, connections); its events count as base
-        base_accepted = sum(accepted_total(server.url) for server in servers)
+        base_accepted = settled_accepted(servers)
         wait_until(lambda: stored(events_url) >= base_accepted, 120, "the warm-up to be stored")
         base_stored = stored(events_url)
         cpu = CpuMeter(
@@ -240,7 +252,7 @@ def end_to_end(bench: Bench, collectors: int, duration: int, connections: int) -
             started = time.monotonic()
             loads = _wrk_all(servers, duration, per)
             load_s = time.monotonic() - started
-            accepted = sum(accepted_total(server.url) for server in servers) - base_accepted
+            accepted = settled_accepted(servers) - base_accepted
             wait_until(
                 lambda: stored(events_url) - base_stored >= accepted, 600, "every event stored"
             )
@@ -267,6 +279,8 @@ def end_to_end(bench: Bench, collectors: int, duration: int, connections: int) -
         "all_stored_after_s": round(total_s, 1),
         "end_to_end_events_per_s": round(accepted / total_s),
         "cpu_us_per_event": cpu_us,
+        "stored_rows": rows - base_stored,
+        "stored_distinct": distinct - base_stored,
         "stored_once": rows == distinct and rows - base_stored == accepted,
     }
 
@@ -401,7 +415,7 @@ def main() -> None:
         bench.setup()
         runs = [end_to_end(bench, n, args.duration, args.connections) for n in (1, 2)]
         log = root / "access.log"
-        expected = importlib.import_module("bench.import").generate(log, args.lines)
+        expected = generate(log, args.lines)
         imports = [log_import(bench, log, expected, jobs) for jobs in (1, 2)]
         drained = drain(bench)
         inserted = raw_insert(bench, args.insert_rows)

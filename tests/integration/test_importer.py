@@ -16,7 +16,10 @@ from typer.testing import CliRunner, Result
 
 from footfall.cli import app as cli_app
 from footfall.cli.importer import open_importer
+from footfall.events import decode_raw
 from footfall.importer import LogImporter
+from footfall.queue import open_queue
+from tests.support.accesslog import generate
 from tests.support.app import BROWSER_UA, rows, running_app, settings_for, wait_rows
 
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -156,6 +159,31 @@ def test_a_parallel_import_is_as_exact(tmp_path: Path) -> None:
     with running_app(data_dir, sites=()) as (_client, app):
         stored = wait_rows(app, 5 * 50)
         assert Counter(row["kind"] for row in stored) == {"pageview": 200, "click": 30, "open": 20}
+
+
+def test_a_million_line_log_imports_exactly(tmp_path: Path) -> None:
+    """The issue's size: 1,000,000 lines of interleaved visitors, converted by two processes;
+    every count matches the generator and the spool holds exactly the events it reported."""
+    data_dir = tmp_path / "data"
+    _prepare(data_dir)
+    link = ("links", "create", "--url", "https://example.com/", "--site", "example.com")
+    assert _run(data_dir, *link, "--code", "bench").exit_code == 0  # the log's /u/bench
+    log = tmp_path / "access.log"
+    expected = generate(log, 1_000_000)
+    settings = settings_for(data_dir)
+    with open_importer(settings, "example.com", jobs=2) as importer:
+        counts = importer.import_file(log)
+    reported = counts.as_dict()
+    assert {name: reported[name] for name in expected} == dict(expected)
+    assert expected["pageviews"] > 600_000 and expected["clicks"] > 50_000
+    _, spool = open_queue(settings)
+    queued: Counter[str] = Counter()
+    try:
+        while (batch := spool.fetch(50_000, 0.0)) is not None:
+            queued.update(decode_raw(record).kind for record in batch.records)
+    finally:
+        spool.close()
+    assert queued == {"pageview": expected["pageviews"], "click": expected["clicks"]}
 
 
 def test_nginx_json_lines(tmp_path: Path) -> None:
