@@ -57,6 +57,7 @@ from footfall.meta.goal_models import Goal
 from footfall.meta.models import Salt, User
 from footfall.meta.sites import create_site, get_site
 from tests.support.accounts import postgres_metadata_url
+from tests.support.agents import BROWSERS
 from tests.support.clickhouse import ClickHouseServer, clickhouse_server
 from tests.support.redis import redis_url
 from tests.support.scaleout import SECRET, Cluster, cluster_env, running_cluster
@@ -112,19 +113,6 @@ REFERRERS = [
     "https://duckduckgo.com/",
     "https://github.com/footfall/footfall",
     "https://www.bing.com/search?q=analytics",
-]
-AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
-    "Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Mobile/15E148 Safari/604.1",
 ]
 # /24 networks in GB, SE, CN, US, AU, IN, BR, ZA, CA, RU, NL, DE (the shipped country data).
 NETWORKS = [
@@ -182,7 +170,7 @@ def generate(seed: int = 7) -> list[Visitor]:
             visitor = Visitor(
                 site=site,
                 ip=f"{network}.{10 + number // len(NETWORKS)}",
-                agent=AGENTS[rng.randrange(len(AGENTS))],
+                agent=BROWSERS[rng.randrange(len(BROWSERS))],
                 user_id=f"user-{number}" if k % 7 == 3 else None,
             )
             _history(rng, visitor, labels, batched=k % 5 == 1)

@@ -11,15 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
-]
+from tests.support.agents import BROWSERS
+
 BOT = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
 PAGES = ["/", "/pricing", "/blog/launch", "/docs/install?x=1", "/about", "/signup"]
 ASSETS = ["/css/site.css", "/js/app.js", "/img/logo.png", "/favicon.ico"]
@@ -54,7 +47,7 @@ def generate(path: Path, lines: int, *, distinct: bool = False) -> Counter[str]:
         for n in range(lines):
             when = (start + timedelta(seconds=n // 50)).strftime("%d/%b/%Y:%H:%M:%S +0000")
             while len(active) < 200:
-                agent = BOT if rng.random() < 0.05 else rng.choice(AGENTS)
+                agent = BOT if rng.random() < 0.05 else rng.choice(BROWSERS)
                 active.append([_public_address(rng), agent, rng.randint(1, 30)])
             slot = rng.randrange(len(active))
             visitor = active[slot]
