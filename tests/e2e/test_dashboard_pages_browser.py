@@ -66,3 +66,27 @@ def test_settings_page_copies_the_snippet_and_adds_a_goal(server: LiveServer, ta
     expect(tab.page.locator(".notice")).to_have_text("The goal was added.")
     expect(tab.page.locator(".goal-name")).to_have_text("Signup")
     assert console == [] and tab.errors == []
+
+
+def test_links_page_creates_a_link_that_redirects(server: LiveServer, tab: Tab) -> None:
+    path = f"/sites/{SITE}/links"
+    tab.page.goto(f"{server.url}{path}")
+    if tab.page.get_by_label("Username").count():
+        tab.page.get_by_label("Username").fill(ADMIN)
+        tab.page.get_by_label("Password").fill(PASSWORD)
+        tab.page.get_by_role("button", name="Log in").click()
+        tab.page.wait_for_url(f"{server.url}{path}")
+    tab.page.get_by_label("Target URL").fill(f"https://{SITE}/spring-sale")
+    tab.page.get_by_label("Name").fill("Spring sale")
+    tab.page.get_by_label("Code").fill("spring")
+    tab.page.get_by_role("button", name="Create link").click()
+    expect(tab.page.locator(".notice")).to_have_text("Link created.")
+    row = tab.page.locator("tr", has=tab.page.locator("code", has_text="spring"))
+    expect(row).to_contain_text(f"https://{SITE}/spring-sale")
+    expect(row.locator("td.num").first).to_have_text("0")
+    tab.screenshot("links-page")
+    # The short link redirects to the target (not followed: the target's host is not real).
+    answer = tab.page.request.get(f"{server.url}/u/spring", max_redirects=0)
+    assert answer.status == 302
+    assert answer.headers["location"].startswith(f"https://{SITE}/spring-sale")
+    assert tab.errors == []

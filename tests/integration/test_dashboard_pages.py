@@ -417,3 +417,103 @@ def test_admin_grants_and_withdraws_members(world: World) -> None:
         data={"csrf_token": analyst_csrf, "user_id": str(outsider), "role": "admin"},
     )
     assert refused.status_code == 403
+
+
+def _link_row(page: str, code: str) -> str:
+    rows = [row.split("</tr>", 1)[0] for row in page.split("<tr>")[1:]]
+    return next(row for row in rows if f"<code>{code}</code>" in row)
+
+
+def test_link_pages_create_list_with_clicks_and_archive(world: World) -> None:
+    client, csrf = _session(world, "analyst")
+    links = f"/sites/{SITE}/links"
+    dashboard = client.get(f"/sites/{SITE}")
+    assert f'href="{links}"' in dashboard.text  # reachable from the dashboard
+    created = client.post(
+        links,
+        data={
+            "csrf_token": csrf,
+            "url": "https://example.com/offer?x=1",
+            "name": HOSTILE,
+            "code": "offer",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    assert created.headers["location"] == f"{links}?notice=created"
+    api = world.client.get(f"/api/v1/links?site={SITE}", headers=world.as_user("analyst")).json()
+    (link,) = api["links"]
+    assert (link["code"], link["name"], link["url"]) == (
+        "offer",
+        HOSTILE,
+        "https://example.com/offer?x=1",
+    )
+    site = world.app.state.sites.lookup(SITE)
+    populate(
+        world.app.state.store,
+        [
+            factories.click(link["id"], site_id=site.id, visitor_id=1),
+            factories.click(link["id"], site_id=site.id, visitor_id=1),
+            factories.click(link["id"], site_id=site.id, visitor_id=2),
+            factories.click(link["id"], site_id=site.id, visitor_id=3, is_bot=True),
+        ],
+    )
+    listing = client.get(links)
+    assert listing.status_code == 200
+    _no_inline_code(listing.text)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in listing.text and "<b>bold" not in listing.text
+    row = _link_row(listing.text, "offer")
+    counted = world.client.get(f"/api/v1/links/{link['id']}", headers=world.as_user("analyst"))
+    clicks, unique = counted.json()["click_count"], counted.json()["unique_clicks"]
+    assert (clicks, unique) == (3, 2)  # human clicks; the bot's is left out
+    assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["3", "2"]
+    assert f'href="{link["short_url"]}"' in row and f'href="{link["qr_url"]}"' in row
+    # A link with clicks is archived, not deleted: its clicks stay in the reports.
+    gone = client.post(
+        f"{links}/{link['id']}/delete", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert gone.headers["location"] == f"{links}?notice=archived"
+    assert "<code>offer</code>" not in client.get(links).text
+    archived = world.client.get(f"/api/v1/links/{link['id']}", headers=world.as_user("analyst"))
+    assert archived.json()["archived"] is True
+
+
+def test_link_forms_refuse_bad_targets_and_keep_the_form(world: World) -> None:
+    client, csrf = _session(world, "analyst")
+    links = f"/sites/{SITE}/links"
+    for url in ("javascript:alert(1)", "//evil.example/", "https://user:pw@example.com/"):
+        bad = client.post(links, data={"csrf_token": csrf, "url": url, "name": "Kept"})
+        assert bad.status_code == 400 and 'class="error"' in bad.text, url
+        assert 'value="Kept"' in bad.text
+    assert world.client.get(
+        f"/api/v1/links?site={SITE}", headers=world.as_user("admin")
+    ).json() == {"links": []}
+    without_csrf = client.post(links, data={"url": "https://example.com/"})
+    assert without_csrf.status_code == 403
+
+
+def test_link_pages_per_role(world: World) -> None:
+    made = world.client.post(
+        "/api/v1/links",
+        json={"url": "https://example.com/elsewhere", "site": OTHER_SITE, "code": "far"},
+        headers=world.as_user("admin"),
+    )
+    assert made.status_code == 201, made.text
+    far = made.json()["id"]
+    assert (
+        world.client.get(f"/sites/{SITE}/links", headers=world.as_user("viewer")).status_code == 403
+    )
+    analyst = world.as_user("analyst")
+    assert world.client.get(f"/sites/{OTHER_SITE}/links", headers=analyst).status_code == 404
+    # Another site's link cannot be deleted under this site, nor under its own without a grant.
+    client, csrf = _session(world, "analyst")
+    under_mine = client.post(f"/sites/{SITE}/links/{far}/delete", data={"csrf_token": csrf})
+    assert under_mine.status_code == 404
+    under_its_own = client.post(
+        f"/sites/{OTHER_SITE}/links/{far}/delete", data={"csrf_token": csrf}
+    )
+    assert under_its_own.status_code == 404
+    admin = world.client.get(f"/sites/{OTHER_SITE}/links", headers=world.as_user("admin"))
+    assert admin.status_code == 200 and "<code>far</code>" in admin.text
+    anonymous = world.client.get(f"/sites/{SITE}/links", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")

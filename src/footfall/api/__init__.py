@@ -30,6 +30,7 @@ from footfall.collect import openapi as collect_openapi
 from footfall.dashboard import admin as dashboard_admin
 from footfall.dashboard import campaigns as dashboard_campaigns
 from footfall.dashboard import errors as dashboard_errors
+from footfall.dashboard import links as dashboard_links
 from footfall.dashboard import login as dashboard_login
 from footfall.dashboard import pages as dashboard_pages
 from footfall.dashboard import settings as dashboard_settings
@@ -75,6 +76,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(dashboard_admin.router)
     api.include_router(dashboard_campaigns.router)
     api.include_router(dashboard_export.router)
+    api.include_router(dashboard_links.router)
     api.include_router(dashboard_login.router)
     api.include_router(dashboard_pages.router)
     api.include_router(dashboard_settings.router)
