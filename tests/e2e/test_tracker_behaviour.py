@@ -2,8 +2,8 @@
 
 The tracker posts to the local page host's recorder here (data-api), so every request it makes
 can be checked key by key; test_tracker_browser.py runs the same script against a real server.
-Where a test checks that something is NOT sent, it ends with a sentinel event and then compares
-the complete list: anything sent before the sentinel has arrived by the time the sentinel has.
+Where a test checks that something is NOT sent, it ends with a sentinel event, sent once the
+expected events have arrived, and then compares the complete list.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ def _app(pagehost: PageHost, path: str = "/", template: str = "app.html", **data
 
 
 def _sentinel(tab: Tab, pagehost: PageHost, count: int) -> list[Beacon]:
-    """Send a last event and wait until it and everything sent before it arrived."""
+    """The `count - 1` beacons the test expects, checked to be all there is: once they have
+    arrived, send a last event and wait for it. Requests in flight may overtake each other, so
+    the sentinel leaves only after the expected ones are in; an unexpected beacon sent before
+    it then arrives ahead of it and fails the check."""
+    pagehost.wait_for(count - 1)
     tab.page.evaluate("footfall('Sentinel')")
     beacons = pagehost.wait_for(count)
     assert beacons[-1].name == "Sentinel", [beacon.name for beacon in beacons]
