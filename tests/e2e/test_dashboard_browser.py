@@ -78,6 +78,12 @@ def _v2(server: LiveServer, token: str, **fields: Any) -> list[dict[str, Any]]:
     return results
 
 
+def _sources(server: LiveServer, token: str) -> list[dict[str, Any]]:
+    """Visitors by source, in the dashboard's order (most first, then by name)."""
+    order = [["visitors", "desc"], ["visit:source", "asc"]]
+    return _v2(server, token, metrics=["visitors"], dimensions=["visit:source"], order_by=order)
+
+
 def _log_in(tab: Tab, server: LiveServer, path: str) -> None:
     tab.page.goto(f"{server.url}{path}")
     tab.page.get_by_label("Username").fill(ADMIN)
@@ -114,13 +120,7 @@ def test_dashboard_numbers_filters_range_and_history(
     assert _stat(tab, "pageviews") == f"{totals[2]:,}"
     expect(page.locator("#chart canvas")).to_have_count(1)  # uPlot drew the graph
 
-    sources = _v2(
-        server,
-        token,
-        metrics=["visitors"],
-        dimensions=["visit:source"],
-        order_by=[["visitors", "desc"], ["visit:source", "asc"]],
-    )
+    sources = _sources(server, token)
     page.get_by_role("tab", name="Sources").click()
     first = page.locator("#tabpanel-sources-sources tbody tr").first
     assert first.locator("td.num").inner_text() == f"{sources[0]['metrics'][0]:,}"
@@ -196,13 +196,7 @@ def test_pdf_report_from_the_dashboard(tab: Tab, server: LiveServer, token: str)
     text = subprocess.run(
         ["pdftotext", "-layout", str(report), "-"], check=True, capture_output=True, text=True
     ).stdout
-    top = _v2(
-        server,
-        token,
-        metrics=["visitors"],
-        dimensions=["visit:source"],
-        order_by=[["visitors", "desc"], ["visit:source", "asc"]],
-    )[0]
+    top = _sources(server, token)[0]
     assert SITE in text
     assert re.search(rf"{re.escape(top['dimensions'][0])}\s+{top['metrics'][0]:,}\b", text), text
 
