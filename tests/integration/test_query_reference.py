@@ -221,7 +221,7 @@ def test_sql_matches_the_python_reference(
 
 
 def parity_queries() -> list[dict[str, Any]]:
-    """Sixty-odd queries over every metric, dimension, filter kind and range option."""
+    """Seventy-odd queries over every metric, dimension, filter kind and range option."""
     dims = [
         [],
         ["event:name"],
@@ -286,6 +286,40 @@ def parity_queries() -> list[dict[str, Any]]:
             "date_range": ["2025-03-30", "2025-03-30"],
         }
     )
+    # Counts of one page, location or device dimension, filtered by its own values and to
+    # pageviews, and of one visit attribute by its own values: what the DuckDB store's linked
+    # rollup rows answer.
+    queries += [
+        {
+            "metrics": ["visitors", "visits", "pageviews", "events"],
+            "dimensions": ["event:page"],
+            "filters": [["is", "event:name", ["pageview"]]],
+            "date_range": DATES,
+        },
+        {
+            "metrics": ["visitors", "pageviews"],
+            "dimensions": ["event:page"],
+            "filters": [["is", "event:name", ["pageview"]], ["contains_not", "event:page", ["b"]]],
+            "date_range": DATES,
+        },
+        {
+            "metrics": ["visitors", "visits"],
+            "dimensions": ["visit:country"],
+            "filters": [["is_not", "visit:country", ["DE"]]],
+            "date_range": "all",
+        },
+        {
+            "metrics": ["visitors", "percentage"],
+            "dimensions": ["visit:browser"],
+            "date_range": DATES,
+        },
+        {
+            "metrics": ["visitors", "visits", "events"],
+            "dimensions": ["visit:entry_page"],
+            "filters": [["is_not", "visit:entry_page", ["/"]]],
+            "date_range": DATES,
+        },
+    ]
     queries.append(
         {
             "metrics": ["pageviews"],

@@ -33,7 +33,7 @@ from tests.integration.test_query_reference import (
     random_world,
     reference,
 )
-from tests.support.factories import event_id, pageview, populate
+from tests.support.factories import custom_event, event_id, pageview, populate
 
 SITE = SiteInfo(1, "s", "Europe/Berlin", (), (), ())
 NOW = datetime(2025, 4, 10, tzinfo=UTC)
@@ -218,4 +218,87 @@ def test_rows_inserted_around_the_store_reopen_the_rollup(
     store.inserted_since(START)
     answers(store, monkeypatch)
     store.roll_up(NOW)
+    answers(store, monkeypatch)
+
+
+def test_a_visitor_counts_once_per_value_across_visits(store: DuckDBEventStore) -> None:
+    """Visitors per page come from the rows per visit and value, linked to the visitor's
+    earlier visits with the page: counted at their first row in the period, once."""
+
+    def at(day: int, minute: int = 0) -> datetime:
+        return datetime(2025, 3, day, 12, minute, tzinfo=UTC)
+
+    rows = [
+        pageview(site_id=1, visitor_id=1, session_id=1, ts=at(1), pathname="/a"),
+        custom_event("Share", site_id=1, visitor_id=1, session_id=2, ts=at(3), pathname="/a"),
+        pageview(site_id=1, visitor_id=1, session_id=2, ts=at(3, 1), pathname="/b"),
+        pageview(site_id=1, visitor_id=1, session_id=3, ts=at(5), pathname="/a"),
+        pageview(site_id=1, visitor_id=2, session_id=4, ts=at(3), pathname="/a"),
+        pageview(site_id=1, visitor_id=2, session_id=4, ts=at(3, 2), pathname="/a"),
+    ]
+    populate(store, rows)
+    store.roll_up(NOW)
+
+    def pages(dates: list[str], *filters: list[Any]) -> dict[str, list[Any]]:
+        body = {
+            "site_id": "s",
+            "metrics": ["visitors", "visits", "pageviews", "events"],
+            "dimensions": ["event:page"],
+            "filters": list(filters),
+            "date_range": dates,
+        }
+        result = run_query(store, parse_query(body), SITE, now=NOW)
+        return {row.dimensions[0]: row.metrics for row in result.rows}
+
+    pageviews_only = ["is", "event:name", ["pageview"]]
+    assert pages(["2025-03-02", "2025-03-05"]) == {"/a": [2, 3, 3, 4], "/b": [1, 1, 1, 1]}
+    assert pages(["2025-03-02", "2025-03-05"], pageviews_only) == {
+        "/a": [2, 2, 3, 3],
+        "/b": [1, 1, 1, 1],
+    }
+    # Visitor 1's earlier visits with /a lie before the period: their visit of the 5th counts.
+    assert pages(["2025-03-04", "2025-03-05"]) == {"/a": [1, 1, 1, 1]}
+    assert pages(["2025-03-04", "2025-03-05"], pageviews_only) == {"/a": [1, 1, 1, 1]}
+    # The answers come from the rows per visit and value: without them /a is gone.
+    linked = store.execute(
+        "SELECT session_id, prev_ts, prev_pv_ts FROM visit_pages "
+        "WHERE value = '/a' AND session_id = 3"
+    )
+    assert linked == [(3, at(3).replace(tzinfo=None), at(1).replace(tzinfo=None))]
+    store.execute("DELETE FROM visit_pages WHERE value = '/a'")
+    assert "/a" not in pages(["2025-03-02", "2025-03-05"])
+    store.roll_up(NOW)  # nothing new closed: the rows stay gone
+    assert "/a" not in pages(["2025-03-02", "2025-03-05"])
+
+
+def test_a_visitor_with_an_open_visit_still_counts_once_per_value(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late event reopens a visit: its visitor's rows are counted by visitor, with the
+    events of the open visit, and the stale row of the reopened visit is left out."""
+    day = datetime(2025, 3, 5, 12, tzinfo=UTC)
+    populate(
+        store,
+        [
+            pageview(site_id=1, visitor_id=1, session_id=1, ts=day, pathname="/a"),
+            pageview(site_id=1, visitor_id=1, session_id=2, ts=day + timedelta(hours=2)),
+            pageview(site_id=1, visitor_id=2, session_id=3, ts=day, pathname="/a"),
+        ],
+    )
+    store.roll_up(NOW)
+    late_view = pageview(
+        site_id=1, visitor_id=1, session_id=2, ts=day + timedelta(hours=2, minutes=5), pathname="/a"
+    )
+    populate(store, [late_view])
+    body = {
+        "site_id": "s",
+        "metrics": ["visitors", "visits", "pageviews"],
+        "dimensions": ["event:page"],
+        "date_range": ["2025-03-05", "2025-03-05"],
+    }
+    result = run_query(store, parse_query(body), SITE, now=NOW)
+    assert {row.dimensions[0]: row.metrics for row in result.rows} == {
+        "/a": [2, 3, 3],
+        "/": [1, 1, 1],
+    }
     answers(store, monkeypatch)

@@ -16,7 +16,9 @@ subquery reads closed visits lying wholly inside the period from the rollup and 
 rest from events: visits still open (an event at or after the watermark) and visits cut by the
 period's bounds. Each visit comes from exactly one side, with the figures grouping its events
 in the period would give, so the answers are identical; the rollup holds human visits only, so
-queries counting machines never read it.
+queries counting machines never read it. Counts of one page, country, browser... dimension
+(footfall.store.visit_values) read the rollup's rows per visit and value the same way, and
+count each visitor at their first row with the value in the period instead of hashing ids.
 
 The SQL returns sums and counts only; ratios and rounding happen once, in Python
 (footfall.query.result), so both stores give identical answers.
@@ -69,6 +71,7 @@ from footfall.query.sql.expr import (
     fn,
     or_all,
 )
+from footfall.store.visit_values import VALUE_DIMENSIONS, VISIT_LINKS
 
 # Raw aggregates every outer row carries, in this order (see footfall.query.result).
 AGGREGATES: tuple[str, ...] = (
@@ -99,6 +102,10 @@ _ROLLED_UP: dict[str, str] = {
     "s_duration": "dur",
     **{alias: alias for alias in SESSION_DIMENSIONS.values()},
 }
+
+# What the rows per visit and value count (footfall.store.visit_values).
+_VALUE_COUNTS = frozenset({"m_visitors", "m_visits", "m_pageviews", "m_events"})
+_PAGEVIEWS_ONLY = Condition("is", "event:name", (Kind.PAGEVIEW.value,))
 
 _LONG_AGO = datetime(1970, 1, 1)
 _TS = Col("ts")
@@ -187,6 +194,9 @@ class _Builder:
 
     def grouped(self, dimensions: tuple[str, ...]) -> Select:
         """AGGREGATES per dimension row, by the cheapest plan that answers the query."""
+        valued = self._valued(dimensions)
+        if valued is not None:
+            return self._by_value(dimensions[0], *valued)
         if not self.sessions:
             return self._direct(dimensions)
         split = self._split_filters()
@@ -249,6 +259,165 @@ class _Builder:
             source="events",
             where=and_all(where),
             group_by=tuple(Col(f"d{index}") for index in range(len(dimensions))),
+        )
+
+    def _valued(self, dimensions: tuple[str, ...]) -> tuple[list[Expr], bool] | None:
+        """Whether the rollup's linked rows answer the query: counts of one dimension of
+        VALUE_DIMENSIONS or VISIT_LINKS, filtered by its own values and, for the former,
+        optionally to pageviews. Returns the value filters and whether only pageviews count;
+        None when the rows do not answer."""
+        if not self.rollup or len(dimensions) != 1:
+            return None
+        name = dimensions[0]
+        if name not in VALUE_DIMENSIONS and name not in VISIT_LINKS:
+            return None
+        if self.query.conversions_only or not self.needed <= _VALUE_COUNTS:
+            return None
+        values: list[Expr] = []
+        pageviews = False
+        for item in self.query.filters:
+            if item == _PAGEVIEWS_ONLY and name in VALUE_DIMENSIONS:
+                pageviews = True
+            elif dimensions_of(item) == {name}:
+                values.append(self.filter(item))
+            else:
+                return None
+        return values, pageviews
+
+    def _by_value(self, name: str, values: list[Expr], pageviews: bool) -> Select:
+        """Counts per value of `name` from the rollup's linked rows (closed visits inside the
+        period: rows per visit and value, or the `visits` rows for a visit attribute) and the
+        other visits' events grouped the same way (one row per visit and value). A visitor
+        counts at their first rolled-up row with the value in the period (no earlier one since
+        its start: the row's link), unless they have a visit among the rest: those few
+        visitors' rows are grouped by visitor and value, one visitor each. Exact, as in
+        `_first_visits`: a visitor's other visits with the value in the period are either
+        rolled up inside it, then linked, or among the rest."""
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        if name in VISIT_LINKS:
+            column, link = VISIT_LINKS[name]
+            table, value, counted = "visits", Col(column), BinOp(">", Col("ev"), Lit(0))
+            rests = [
+                self._visit_values(column, visits, conditions)
+                for visits, conditions in self._unrolled()
+            ]
+        else:
+            table, column = VALUE_DIMENSIONS[name]
+            link, value = ("prev_pv_ts" if pageviews else "prev_ts"), Col("value")
+            counted = BinOp(">", Col("pv" if pageviews else "ev"), Lit(0))
+            rests = [
+                self._event_values(column, visits, conditions, pageviews)
+                for visits, conditions in self._unrolled()
+            ]
+        rest_visitors = Select(columns=((Col("vid"), "rest_vid"),), source=tuple(rests))
+        previous = fn("coalesce", Col(link), Value(_LONG_AGO))
+        inside: list[Expr] = [
+            eq(Col("site_id"), Value(self.site_id)),
+            BinOp(">=", Col("start_ts"), start),
+            BinOp("<", Col("end_ts"), end),
+            counted,
+            Not(InSelect(Col("session_id"), self._open_visits())),
+        ]
+        closed = Select(
+            columns=(
+                (value, column),
+                (Col("vid"), "vid"),
+                (Col("pv" if pageviews else "ev"), "ev"),
+                (Col("pv"), "pv"),
+                (Case(BinOp("<", previous, start), Lit(1), Lit(0)), "fresh"),
+                (Case(InSelect(Col("vid"), rest_visitors), Lit(1), Lit(0)), "in_rest"),
+            ),
+            source=table,
+            where=and_all(inside),
+        )
+        rows = Select(
+            columns=tuple((Col(alias), alias) for _, alias in closed.columns),
+            source=(closed, *rests),
+        )
+        # First by value and, for the rest's visitors only, visitor: no distinct counting.
+        in_rest = eq(Col("in_rest"), Lit(1))
+        first = and_all([eq(Col("fresh"), Lit(1)), eq(Col("in_rest"), Lit(0))])
+        assert first is not None
+        by_visitor = Select(
+            columns=(
+                (Col(column), "d0"),
+                (Col("in_rest"), "rest"),
+                (Case(in_rest, Col("vid"), Lit(0)), "rest_key"),
+                (fn("count_if", first), "firsts"),
+                (fn("count"), "n"),
+                (fn("sum", Col("pv")), "pvs"),
+                (fn("sum", Col("ev")), "evs"),
+            ),
+            source=rows,
+            where=and_all(values),
+            group_by=(Col("d0"), Col("rest"), Col("rest_key")),
+        )
+        add = self._aggregate
+        visitors = BinOp("+", fn("sum", Col("firsts")), fn("count_if", eq(Col("rest"), Lit(1))))
+        counts = {
+            "m_visitors": add("m_visitors", visitors),
+            "m_visits": add("m_visits", fn("sum", Col("n"))),
+            "m_pageviews": add("m_pageviews", fn("sum", Col("pvs"))),
+            "m_events": add("m_events", fn("sum", Col("evs"))),
+        }
+        return Select(
+            columns=(
+                (Col("d0"), "d0"),
+                *(counts.get(alias, (Lit(0), alias)) for alias in AGGREGATES),
+            ),
+            source=by_visitor,
+            group_by=(Col("d0"),),
+        )
+
+    def _event_values(
+        self, column: str, visits: Select, conditions: list[Expr], pageviews: bool
+    ) -> Select:
+        """One row per visit of `visits` and value of the events `column`, over the visit's
+        counted events (its pageviews only, with `pageviews`) in the period."""
+        counted = [_NOT_ENGAGEMENT, *([_IS_PAGEVIEW] if pageviews else [])]
+        return Select(
+            columns=(
+                (Col(column), column),
+                (fn("any", Col("visitor_id")), "vid"),
+                (fn("count"), "ev"),
+                (fn("count_if", _IS_PAGEVIEW), "pv"),
+                (Lit(0), "fresh"),
+                (Lit(1), "in_rest"),
+            ),
+            source="events",
+            join=visits,
+            join_using="session_id",
+            where=and_all([*self.scope, *conditions, *counted]),
+            group_by=(Col("session_id"), Col(column)),
+        )
+
+    def _visit_values(self, alias: str, visits: Select, conditions: list[Expr]) -> Select:
+        """One row per visit of `visits` with a counted event in the period: its attribute
+        `alias` (as `_sessions` takes it) and counts."""
+        grouped = Select(
+            columns=(
+                (visit_attribute(alias), alias),
+                (fn("any", Col("visitor_id")), "vid"),
+                (fn("count_if", _NOT_ENGAGEMENT), "ev"),
+                (fn("count_if", _IS_PAGEVIEW), "pv"),
+            ),
+            source="events",
+            join=visits,
+            join_using="session_id",
+            where=and_all([*self.scope, *conditions]),
+            group_by=(Col("session_id"),),
+        )
+        return Select(
+            columns=(
+                (Col(alias), alias),
+                (Col("vid"), "vid"),
+                (Col("ev"), "ev"),
+                (Col("pv"), "pv"),
+                (Lit(0), "fresh"),
+                (Lit(1), "in_rest"),
+            ),
+            source=grouped,
+            where=BinOp(">", Col("ev"), Lit(0)),
         )
 
     def _outer(self, inner: Select, dims: list[Expr], where: Expr | None = None) -> Select:

@@ -25,9 +25,12 @@ the visits still open. With W, F and the rows' own times, a query reads only the
 `events` that hold open or cut visits.
 
 Each row also links to the visitor's previous visit with a counted event (`prev_ev_ts`, the
-time of that visit's first counted event), relinked for every visitor a checkpoint or retention
-touches. With it the planner counts unique visitors as "visits with no earlier one in the
-period" instead of hashing every visitor id.
+time of that visit's first counted event) and, per attribute of VISIT_LINKS, to the previous
+one with the same value (`prev_source_ts`...), relinked for every visitor a checkpoint or
+retention touches. With them the planner counts unique visitors, of the site or per source,
+channel, entry page..., as "visits with no earlier one in the period" instead of hashing every
+visitor id. Rows per visit and value (footfall.store.visit_values) do the same for the
+dimensions that are not one value per visit: pages, locations, devices.
 The definitions below mirror the planner's (footfall.query.columns.visit_attribute and
 footfall.query.plan); tests/integration/test_query_rollup.py compares every metric and
 dimension with and without the rollup.
@@ -40,6 +43,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+
+from footfall.store import visit_values
 
 # The rollup's columns and DuckDB types; the planner reads them by these names.
 VISIT_COLUMNS: dict[str, str] = {
@@ -72,6 +77,8 @@ VISIT_COLUMNS: dict[str, str] = {
     "s_link_code": "UBIGINT",
     "s_link_campaign": "UBIGINT",
     "s_link_recipient": "VARCHAR",
+    # Per visit attribute, the visitor's previous visit with the same value (its first_ev_ts).
+    **{link: "TIMESTAMP" for _, link in visit_values.VISIT_LINKS.values()},
 }
 
 # The rollup's state: W, and F (no event of an open visit without a row is older than F).
@@ -131,9 +138,15 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     checkpoint rebuilds it from the events.
     """
     visits, state = _columns(con, "visits"), _columns(con, "visits_watermark")
-    if (visits and visits != list(VISIT_COLUMNS)) or (state and state != list(_STATE_COLUMNS)):
-        con.execute("DROP TABLE IF EXISTS visits")
-        con.execute("DROP TABLE IF EXISTS visits_watermark")
+    values = [_columns(con, table) for table in visit_values.TABLES]
+    if (
+        (visits and visits != list(VISIT_COLUMNS))
+        or (state and state != list(_STATE_COLUMNS))
+        or (visits and any(found != list(visit_values.VALUE_COLUMNS) for found in values))
+    ):
+        for table in ("visits", "visits_watermark", *visit_values.TABLES):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    visit_values.create(con)
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in VISIT_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS visits (\n    {columns}\n)")
     state_columns = ", ".join(f"{name} {kind}" for name, kind in _STATE_COLUMNS.items())
@@ -243,7 +256,9 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
             [since],
         ).fetchone()
         _link(
-            con, "SELECT DISTINCT site_id, vid FROM visits JOIN closing USING (site_id, session_id)"
+            con,
+            "SELECT DISTINCT site_id, vid FROM visits JOIN closing USING (site_id, session_id)",
+            rebuilt=("closing", since),
         )
     finally:
         con.execute("DROP TABLE closing")
@@ -277,6 +292,7 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
     )
     try:
         con.execute("DELETE FROM visits WHERE start_ts < ?", [cutoff])
+        visit_values.after_retention(con, cutoff)
         cut = "(site_id, session_id) IN (SELECT site_id, session_id FROM cut_visits)"
         con.execute("INSERT INTO visits BY NAME " + _ROLLUP.format(where=cut))
         # Links to visits now gone point before the cutoff: relink those visitors.
@@ -284,26 +300,55 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
             con,
             f"SELECT DISTINCT site_id, vid FROM visits WHERE prev_ev_ts < $1 OR {cut}",
             [cutoff],
+            rebuilt=("cut_visits", cutoff),
         )
     finally:
         con.execute("DROP TABLE cut_visits")
 
 
 def _link(
-    con: duckdb.DuckDBPyConnection, visitors: str, params: list[object] | None = None
+    con: duckdb.DuckDBPyConnection,
+    visitors: str,
+    params: list[object] | None = None,
+    *,
+    rebuilt: tuple[str, datetime],
 ) -> None:
-    """Recompute `prev_ev_ts` for every visit of the (site_id, vid) pairs `visitors` selects."""
+    """Recompute `prev_ev_ts` for every visit of the (site_id, vid) pairs `visitors` selects;
+    `rebuilt`: the temp table of the visits whose rows were just rebuilt, and the time their
+    events start at, for their rows per value (rebuilt and relinked with the visitors')."""
     con.execute(f"CREATE TEMP TABLE relink AS {visitors}", params)
     try:
         pairs = "(site_id, vid) IN (SELECT site_id, vid FROM relink)"
-        con.execute(f"UPDATE visits SET prev_ev_ts = NULL WHERE {pairs}")
-        con.execute(
-            "UPDATE visits SET prev_ev_ts = linked.prev FROM ("
-            "SELECT site_id AS l_site, session_id AS l_session, lag(first_ev_ts) OVER ("
-            "PARTITION BY site_id, vid ORDER BY first_ev_ts, session_id) AS prev "
-            f"FROM visits WHERE ev > 0 AND {pairs}) AS linked "
-            "WHERE visits.site_id = linked.l_site AND visits.session_id = linked.l_session"
+        # Rows start no earlier than their visitor's first visit: a bound that lets DuckDB
+        # skip the older row groups of every table below (a cookieless visitor id lives a
+        # day or two).
+        found = con.execute(f"SELECT min(start_ts) FROM visits WHERE {pairs}").fetchone()
+        if found is None or found[0] is None:
+            return
+        since_visitors: datetime = found[0]
+        theirs = f"start_ts >= $1 AND {pairs}"
+        links = {"prev_ev_ts": ""} | {
+            link: f", {alias}" for alias, link in visit_values.VISIT_LINKS.values()
+        }
+        # Only visits with a counted event link and are linked to.
+        windows = ", ".join(
+            f"CASE WHEN ev > 0 THEN lag(first_ev_ts) OVER (PARTITION BY site_id, vid, ev > 0{by} "
+            f"ORDER BY first_ev_ts, session_id) END AS {link}"
+            for link, by in links.items()
         )
+        # The visitors' rows are taken out, linked and put back in time order (DuckDB
+        # rewrites rows faster than it updates this many columns).
+        con.execute(
+            f"CREATE TEMP TABLE relinked AS SELECT * REPLACE ({windows}) FROM visits "
+            f"WHERE {theirs}",
+            [since_visitors],
+        )
+        try:
+            con.execute(f"DELETE FROM visits WHERE {theirs}", [since_visitors])
+            con.execute("INSERT INTO visits SELECT * FROM relinked ORDER BY start_ts")
+        finally:
+            con.execute("DROP TABLE relinked")
+        visit_values.update(con, *rebuilt, "relink", since_visitors)
     finally:
         con.execute("DROP TABLE relink")
 

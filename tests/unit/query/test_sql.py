@@ -40,7 +40,7 @@ def test_each_dialect_spells_its_own_functions() -> None:
     click_sql, click_params = _render(
         ClickHouseDialect(), ["visitors", "bounce_rate"], dimensions=["time:day"]
     )
-    assert "count(DISTINCT vid) FILTER (WHERE" in duck_sql
+    assert "count(DISTINCT CASE WHEN (ev > 0) THEN vid END)" in duck_sql
     assert "uniqExactIf(vid" in click_sql
     # Berlin is UTC+1 all week: local days are ts + 3600 s, bucketed as UTC.
     assert "CAST((ts + to_seconds(3600)) AS DATE)" in duck_sql
