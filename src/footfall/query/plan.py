@@ -197,6 +197,8 @@ class _Builder:
         valued = self._valued(dimensions)
         if valued is not None:
             return self._by_value(dimensions[0], *valued)
+        if self._counts_buckets(dimensions):
+            return self._by_bucket()
         if not self.sessions:
             return self._direct(dimensions)
         split = self._split_filters()
@@ -334,13 +336,106 @@ class _Builder:
             columns=tuple((Col(alias), alias) for _, alias in closed.columns),
             source=(closed, *rests),
         )
-        # First by value and, for the rest's visitors only, visitor: no distinct counting.
+        return self._first_counts(rows, column, and_all(values))
+
+    def _counts_buckets(self, dimensions: tuple[str, ...]) -> bool:
+        """Whether the visit rollup answers the query by time bucket: visitors, visits,
+        pageviews or events over time, unfiltered."""
+        if not self.rollup or len(dimensions) != 1 or dimensions[0] not in TIME_DIMENSIONS:
+            return False
+        if self.granularity is None or self.query.filters or self.query.conversions_only:
+            return False
+        return self.needed <= _VALUE_COUNTS
+
+    def _by_bucket(self) -> Select:
+        """Counts per time bucket from the closed visits lying inside the period and inside
+        one bucket, each counting its visitor when the visitor's previous visit falls in an
+        earlier bucket (`prev_ev_ts`), and the rest (open visits, visits cut by the period or
+        by a bucket's bound) grouped from events by bucket and visit. As in `_by_value`, the
+        visitors with a visit among the rest are counted by visitor instead."""
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        site = eq(Col("site_id"), Value(self.site_id))
+        inside: list[Expr] = [
+            site,
+            BinOp(">=", Col("start_ts"), start),
+            BinOp("<", Col("end_ts"), end),
+            BinOp(">", Col("ev"), Lit(0)),
+            Not(InSelect(Col("session_id"), self._open_visits())),
+        ]
+        one_bucket = eq(self._bucket(Col("start_ts")), self._bucket(Col("end_ts")))
+        spanning = _distinct_sessions("visits", [*inside, Not(one_bucket)])
+        no_bounds: list[Expr] = []  # inside the period: its scope bounds their events
+        sets = [*self._unrolled(), (spanning, no_bounds)]
+        rests = [
+            Select(
+                columns=(
+                    (self._bucket(_TS), "d0"),
+                    (fn("any", Col("visitor_id")), "vid"),
+                    (fn("count"), "ev"),
+                    (fn("count_if", _IS_PAGEVIEW), "pv"),
+                    (Lit(0), "fresh"),
+                    (Lit(1), "in_rest"),
+                ),
+                source="events",
+                join=visits,
+                join_using="session_id",
+                where=and_all([*self.scope, *conditions, _NOT_ENGAGEMENT]),
+                group_by=(Col("d0"), Col("session_id")),
+            )
+            for visits, conditions in sets
+        ]
+        # The spanning visits' visitors are read from their rows, not from their events again.
+        spanning_visitors = Select(
+            columns=((Col("vid"), "rest_vid"),),
+            source="visits",
+            where=and_all([*inside, Not(one_bucket)]),
+        )
+        rest_visitors = Select(
+            columns=((Col("rest_vid"), "rest_vid"),),
+            source=(
+                *(Select(columns=((Col("vid"), "rest_vid"),), source=rest) for rest in rests[:-1]),
+                spanning_visitors,
+            ),
+        )
+        # The visit lies inside one bucket: that of its start.
+        bucket = self._bucket(Col("start_ts"))
+        previous = Col("prev_ev_ts")
+        # A previous visit before the period lies in an earlier bucket (the period's DST
+        # segments do not reach it); one inside lies in its own visit's bucket.
+        earlier = or_all(
+            [
+                BinOp("<", fn("coalesce", previous, Value(_LONG_AGO)), start),
+                BinOp("<", self._bucket(previous), bucket),
+            ]
+        )
+        closed = Select(
+            columns=(
+                (bucket, "d0"),
+                (Col("vid"), "vid"),
+                (Col("ev"), "ev"),
+                (Col("pv"), "pv"),
+                (Case(earlier, Lit(1), Lit(0)), "fresh"),
+                (Case(InSelect(Col("vid"), rest_visitors), Lit(1), Lit(0)), "in_rest"),
+            ),
+            source="visits",
+            where=and_all([*inside, one_bucket]),
+        )
+        rows = Select(
+            columns=tuple((Col(alias), alias) for _, alias in closed.columns),
+            source=(closed, *rests),
+        )
+        return self._first_counts(rows, "d0", None)
+
+    def _first_counts(self, rows: Select, key: str, where: Expr | None) -> Select:
+        """AGGREGATES per `key` over linked rows (key, vid, ev, pv, fresh, in_rest): a visitor
+        counts at their fresh row, or once per key when they have a row among the rest."""
+        # First by key and, for the rest's visitors only, visitor: no distinct counting.
         in_rest = eq(Col("in_rest"), Lit(1))
         first = and_all([eq(Col("fresh"), Lit(1)), eq(Col("in_rest"), Lit(0))])
         assert first is not None
         by_visitor = Select(
             columns=(
-                (Col(column), "d0"),
+                (Col(key), "d0"),
                 (Col("in_rest"), "rest"),
                 (Case(in_rest, Col("vid"), Lit(0)), "rest_key"),
                 (fn("count_if", first), "firsts"),
@@ -349,7 +444,7 @@ class _Builder:
                 (fn("sum", Col("ev")), "evs"),
             ),
             source=rows,
-            where=and_all(values),
+            where=where,
             group_by=(Col("d0"), Col("rest"), Col("rest_key")),
         )
         add = self._aggregate
@@ -682,11 +777,13 @@ class _Builder:
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         site = eq(Col("site_id"), Value(self.site_id))
 
-        def crossing(moment: Value) -> Select:
-            where = [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
-            return _distinct_sessions("visits", where)
+        def crossing_rows(moment: Value) -> list[Expr]:
+            return [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
 
-        def bound(value: Expr, visits: Select, *where: Expr) -> Scalar:
+        def crossing(moment: Value) -> Select:
+            return _distinct_sessions("visits", crossing_rows(moment))
+
+        def bound(value: Expr, where: list[Expr], visits: Select | None = None) -> Scalar:
             # One bare scalar subquery per bound: DuckDB turns `ts >= (SELECT ...)` into a
             # filter that skips row groups, but not an expression around subqueries.
             return Scalar(
@@ -694,8 +791,8 @@ class _Builder:
                     columns=((value, "bound"),),
                     source="visits",
                     join=visits,
-                    join_using="session_id",
-                    where=and_all([eq(Col("site_id"), Value(self.site_id)), *where]),
+                    join_using="session_id" if visits is not None else None,
+                    where=and_all(where),
                 )
             )
 
@@ -708,15 +805,18 @@ class _Builder:
         # Rows ending before the period hold no event of it (and DuckDB skips their groups).
         open_since = bound(
             fn("least", fn("open_from"), first_start),
+            [site, BinOp(">=", Col("end_ts"), start)],
             open_visits,
-            BinOp(">=", Col("end_ts"), start),
         )
+        # A crossing set's bound reads its own rows (no join: DuckDB skips row groups).
+        last_cut_end = bound(fn("coalesce", last_end, Value(_LONG_AGO)), crossing_rows(start))
+        first_cut_start = bound(fn("coalesce", first_start, end), crossing_rows(end))
         return [
             (open_visits, [BinOp(">=", _TS, open_since)]),
             (
                 cut_start,
                 [
-                    BinOp("<=", _TS, bound(fn("coalesce", last_end, Value(_LONG_AGO)), cut_start)),
+                    BinOp("<=", _TS, last_cut_end),
                     Not(InSelect(Col("session_id"), open_visits)),
                     Not(InSelect(Col("session_id"), cut_end)),
                 ],
@@ -724,7 +824,7 @@ class _Builder:
             (
                 cut_end,
                 [
-                    BinOp(">=", _TS, bound(fn("coalesce", first_start, end), cut_end)),
+                    BinOp(">=", _TS, first_cut_start),
                     Not(InSelect(Col("session_id"), open_visits)),
                 ],
             ),
@@ -743,20 +843,25 @@ class _Builder:
         if name.startswith(PROPS_PREFIX):
             return fn("prop", Value(name[len(PROPS_PREFIX) :]))
         if name in TIME_DIMENSIONS and self.granularity is not None:
-            return fn(f"bucket_{self.granularity}", self._local_time())
+            return self._bucket(_TS)
         raise ValueError(f"no expression for dimension {name!r}")
 
-    def _local_time(self) -> Expr:
-        """`ts` on the site's wall clock: plus the zone's offset, per DST segment."""
+    def _local_time(self, moment: Expr = _TS) -> Expr:
+        """`moment` (`ts` by default) on the site's wall clock: plus the zone's offset, per
+        DST segment of the period."""
         segments = offsets(self.period)
         shift: Expr = Lit(segments[-1][1])
         for (_, seconds), (boundary, _) in reversed(
             list(zip(segments, segments[1:], strict=False))
         ):
-            shift = Case(BinOp("<", _TS, Value(naive_utc(boundary))), Lit(seconds), shift)
+            shift = Case(BinOp("<", moment, Value(naive_utc(boundary))), Lit(seconds), shift)
         if shift == Lit(0):
-            return _TS
-        return fn("shift", _TS, shift)
+            return moment
+        return fn("shift", moment, shift)
+
+    def _bucket(self, moment: Expr) -> Expr:
+        """The time bucket `moment` falls in, on the site's wall clock."""
+        return fn(f"bucket_{self.granularity}", self._local_time(moment))
 
     def filter(self, item: Filter) -> Expr:
         """A filter tree as one boolean expression."""
