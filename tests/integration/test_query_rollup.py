@@ -345,3 +345,31 @@ def test_visitors_by_day_count_a_visit_across_midnight_in_both_days(
     store.execute("DELETE FROM visits WHERE session_id = 5")
     result = run_query(store, parse_query(body), SITE, now=NOW)
     assert result.rows[-1].metrics == [0, 0, 0]
+
+
+def test_a_rollup_of_an_older_layout_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file rolled up by a release without the rows per value (or the links per visit
+    attribute) drops its rollup on open; until the next roll-up every visit is read from
+    events, then the rows are rebuilt."""
+    path = tmp_path / "older.duckdb"
+    store = DuckDBEventStore(path, visit_close_after=timedelta(minutes=35))
+    populate(store, random_world(4, 1, 50))
+    store.roll_up(NOW)
+    expected = answers(store, monkeypatch)
+    store.execute("DROP TABLE visit_pages")
+    store.execute("ALTER TABLE visits DROP COLUMN prev_channel_ts")
+    store.close()
+
+    store = DuckDBEventStore(path, visit_close_after=timedelta(minutes=35))
+    try:
+        assert closed_visits(store) == 0
+        assert rollup_watermark(store) == datetime(1970, 1, 1)
+        assert answers(store, monkeypatch) == expected
+        store.roll_up(NOW)
+        assert closed_visits(store) > 0
+        assert int(store.execute("SELECT count(*) FROM visit_pages")[0][0]) > 0
+        assert answers(store, monkeypatch) == expected
+    finally:
+        store.close()

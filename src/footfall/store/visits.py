@@ -313,9 +313,10 @@ def _link(
     *,
     rebuilt: tuple[str, datetime],
 ) -> None:
-    """Recompute `prev_ev_ts` for every visit of the (site_id, vid) pairs `visitors` selects;
-    `rebuilt`: the temp table of the visits whose rows were just rebuilt, and the time their
-    events start at, for their rows per value (rebuilt and relinked with the visitors')."""
+    """Recompute the links (`prev_ev_ts`, and those of VISIT_LINKS) of every visit of the
+    (site_id, vid) pairs `visitors` selects; `rebuilt`: the temp table of the visits whose rows
+    were just rebuilt, and the time their events start at, for their rows per value (rebuilt
+    and relinked with the visitors'). The visits of `rebuilt` belong to those visitors."""
     con.execute(f"CREATE TEMP TABLE relink AS {visitors}", params)
     try:
         pairs = "(site_id, vid) IN (SELECT site_id, vid FROM relink)"
