@@ -71,7 +71,7 @@ from footfall.query.sql.expr import (
     fn,
     or_all,
 )
-from footfall.store.visit_values import VALUE_DIMENSIONS, VISIT_LINKS
+from footfall.store.visit_values import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
 
 # Raw aggregates every outer row carries, in this order (see footfall.query.result).
 AGGREGATES: tuple[str, ...] = (
@@ -101,6 +101,14 @@ _ROLLED_UP: dict[str, str] = {
     "dur": "dur",
     "s_duration": "dur",
     **{alias: alias for alias in SESSION_DIMENSIONS.values()},
+}
+
+# Visit dimensions whose `visits` rows link to the visitor's previous visit with the same
+# value: their column and link.
+_VISIT_LINKS: dict[str, tuple[str, str]] = {
+    name: (alias, link_column(alias))
+    for name, alias in SESSION_DIMENSIONS.items()
+    if alias in LINKED_ATTRIBUTES
 }
 
 # What the rows per visit and value count (footfall.store.visit_values).
@@ -265,13 +273,13 @@ class _Builder:
 
     def _valued(self, dimensions: tuple[str, ...]) -> tuple[list[Expr], bool] | None:
         """Whether the rollup's linked rows answer the query: counts of one dimension of
-        VALUE_DIMENSIONS or VISIT_LINKS, filtered by its own values and, for the former,
+        VALUE_DIMENSIONS or _VISIT_LINKS, filtered by its own values and, for the former,
         optionally to pageviews. Returns the value filters and whether only pageviews count;
         None when the rows do not answer."""
         if not self.rollup or len(dimensions) != 1:
             return None
         name = dimensions[0]
-        if name not in VALUE_DIMENSIONS and name not in VISIT_LINKS:
+        if name not in VALUE_DIMENSIONS and name not in _VISIT_LINKS:
             return None
         if self.query.conversions_only or not self.needed <= _VALUE_COUNTS:
             return None
@@ -296,8 +304,8 @@ class _Builder:
         `_first_visits`: a visitor's other visits with the value in the period are either
         rolled up inside it, then linked, or among the rest."""
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
-        if name in VISIT_LINKS:
-            column, link = VISIT_LINKS[name]
+        if name in _VISIT_LINKS:
+            column, link = _VISIT_LINKS[name]
             table, value, counted = "visits", Col(column), BinOp(">", Col("ev"), Lit(0))
             rests = [
                 self._visit_values(column, visits, conditions)
@@ -308,7 +316,7 @@ class _Builder:
             link, value = ("prev_pv_ts" if pageviews else "prev_ts"), Col("value")
             counted = BinOp(">", Col("pv" if pageviews else "ev"), Lit(0))
             rests = [
-                self._event_values(column, visits, conditions, pageviews)
+                self._event_values(Col(column), column, visits, conditions, pageviews)
                 for visits, conditions in self._unrolled()
             ]
         rest_visitors = Select(columns=((Col("vid"), "rest_vid"),), source=tuple(rests))
@@ -367,21 +375,7 @@ class _Builder:
         no_bounds: list[Expr] = []  # inside the period: its scope bounds their events
         sets = [*self._unrolled(), (spanning, no_bounds)]
         rests = [
-            Select(
-                columns=(
-                    (self._bucket(_TS), "d0"),
-                    (fn("any", Col("visitor_id")), "vid"),
-                    (fn("count"), "ev"),
-                    (fn("count_if", _IS_PAGEVIEW), "pv"),
-                    (Lit(0), "fresh"),
-                    (Lit(1), "in_rest"),
-                ),
-                source="events",
-                join=visits,
-                join_using="session_id",
-                where=and_all([*self.scope, *conditions, _NOT_ENGAGEMENT]),
-                group_by=(Col("d0"), Col("session_id")),
-            )
+            self._event_values(self._bucket(_TS), "d0", visits, conditions, pageviews=False)
             for visits, conditions in sets
         ]
         # The spanning visits' visitors are read from their rows, not from their events again.
@@ -465,14 +459,14 @@ class _Builder:
         )
 
     def _event_values(
-        self, column: str, visits: Select, conditions: list[Expr], pageviews: bool
+        self, key: Expr, alias: str, visits: Select, conditions: list[Expr], pageviews: bool
     ) -> Select:
-        """One row per visit of `visits` and value of the events `column`, over the visit's
-        counted events (its pageviews only, with `pageviews`) in the period."""
+        """One row per visit of `visits` and `key` value (as `alias`), over the visit's counted
+        events (its pageviews only, with `pageviews`) in the period."""
         counted = [_NOT_ENGAGEMENT, *([_IS_PAGEVIEW] if pageviews else [])]
         return Select(
             columns=(
-                (Col(column), column),
+                (key, alias),
                 (fn("any", Col("visitor_id")), "vid"),
                 (fn("count"), "ev"),
                 (fn("count_if", _IS_PAGEVIEW), "pv"),
@@ -483,7 +477,7 @@ class _Builder:
             join=visits,
             join_using="session_id",
             where=and_all([*self.scope, *conditions, *counted]),
-            group_by=(Col("session_id"), Col(column)),
+            group_by=(Col(alias), Col("session_id")),
         )
 
     def _visit_values(self, alias: str, visits: Select, conditions: list[Expr]) -> Select:

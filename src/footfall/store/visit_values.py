@@ -35,23 +35,27 @@ VALUE_DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 TABLES = tuple(table for table, _ in VALUE_DIMENSIONS.values())
 
-# Visit attributes (one value per visit) linked in `visits` itself: the column holding the
-# attribute, and the one linking to the visitor's previous visit with the same value (its
-# `first_ev_ts`; NULL: none). Those of the dashboard's tabs: each link costs a sort of the
-# rollup's rows at every checkpoint.
-VISIT_LINKS: dict[str, tuple[str, str]] = {
-    name: (alias, f"prev_{alias.removeprefix('s_')}_ts")
-    for name, alias in {
-        "visit:entry_page": "s_entry_page",
-        "visit:exit_page": "s_exit_page",
-        "visit:source": "s_source",
-        "visit:referrer": "s_referrer",
-        "visit:channel": "s_channel",
-        "visit:utm_source": "s_utm_source",
-        "visit:utm_medium": "s_utm_medium",
-        "visit:utm_campaign": "s_utm_campaign",
-    }.items()
-}
+# Visit attributes (columns of `visits`, one value per visit) linked in `visits` itself to the
+# visitor's previous visit with the same value (its `first_ev_ts`; NULL: none), in the column
+# `link_column` names. Those of the dashboard's tabs: each link costs a sort of the rollup's
+# rows at every checkpoint.
+LINKED_ATTRIBUTES = (
+    "s_entry_page",
+    "s_exit_page",
+    "s_source",
+    "s_referrer",
+    "s_channel",
+    "s_utm_source",
+    "s_utm_medium",
+    "s_utm_campaign",
+)
+
+
+def link_column(attribute: str) -> str:
+    """The `visits` column linking a visit to the visitor's previous one with the same
+    `attribute` value: `prev_channel_ts` for `s_channel`."""
+    return f"prev_{attribute.removeprefix('s_')}_ts"
+
 
 VALUE_COLUMNS: dict[str, str] = {
     "site_id": "UINTEGER",

@@ -25,7 +25,7 @@ the visits still open. With W, F and the rows' own times, a query reads only the
 `events` that hold open or cut visits.
 
 Each row also links to the visitor's previous visit with a counted event (`prev_ev_ts`, the
-time of that visit's first counted event) and, per attribute of VISIT_LINKS, to the previous
+time of that visit's first counted event) and, per attribute of LINKED_ATTRIBUTES, to the previous
 one with the same value (`prev_source_ts`...), relinked for every visitor a checkpoint or
 retention touches. With them the planner counts unique visitors, of the site or per source,
 channel, entry page..., as "visits with no earlier one in the period" instead of hashing every
@@ -78,7 +78,7 @@ VISIT_COLUMNS: dict[str, str] = {
     "s_link_campaign": "UBIGINT",
     "s_link_recipient": "VARCHAR",
     # Per visit attribute, the visitor's previous visit with the same value (its first_ev_ts).
-    **{link: "TIMESTAMP" for _, link in visit_values.VISIT_LINKS.values()},
+    **{visit_values.link_column(name): "TIMESTAMP" for name in visit_values.LINKED_ATTRIBUTES},
 }
 
 # The rollup's state: W, and F (no event of an open visit without a row is older than F).
@@ -313,7 +313,7 @@ def _link(
     *,
     rebuilt: tuple[str, datetime],
 ) -> None:
-    """Recompute the links (`prev_ev_ts`, and those of VISIT_LINKS) of every visit of the
+    """Recompute the links (`prev_ev_ts`, and those of LINKED_ATTRIBUTES) of every visit of the
     (site_id, vid) pairs `visitors` selects; `rebuilt`: the temp table of the visits whose rows
     were just rebuilt, and the time their events start at, for their rows per value (rebuilt
     and relinked with the visitors'). The visits of `rebuilt` belong to those visitors."""
@@ -329,7 +329,7 @@ def _link(
         since_visitors: datetime = found[0]
         theirs = f"start_ts >= $1 AND {pairs}"
         links = {"prev_ev_ts": ""} | {
-            link: f", {alias}" for alias, link in visit_values.VISIT_LINKS.values()
+            visit_values.link_column(name): f", {name}" for name in visit_values.LINKED_ATTRIBUTES
         }
         # Only visits with a counted event link and are linked to.
         windows = ", ".join(
