@@ -121,6 +121,8 @@ def _generate(store: EventStore, spec: DemoSpec, console: Console) -> DemoSummar
             # roll the demo's visits up now so its dashboard is quick from the start.
             first_day = datetime.fromtimestamp(spec.start_ms / 1000, UTC) - timedelta(days=1)
             store.inserted_since(first_day)
+            # About 10 s per million events: say what the wait is for.
+            progress.console.print("Rolling up the visits, so that the dashboard is quick…")
             store.roll_up()
             return summary
         return generate_into_store(store, spec, advance)
