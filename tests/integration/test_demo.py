@@ -110,6 +110,16 @@ def test_cli_creates_the_site_and_stores_exactly_n_events(demo_run: DemoRun) -> 
     assert "events/s" in demo_run.result.output
 
 
+def test_the_demo_site_is_rolled_up_and_summed_by_day(demo_run: DemoRun) -> None:
+    """The dashboard is quick from the start: the visits are rolled up and summed per day in
+    the site's zone."""
+    site_id = demo_run.value("SELECT DISTINCT site_id FROM events")
+    assert demo_run.rows("SELECT site_id, zone FROM rollup_zones") == [(site_id, "UTC")]
+    rolled_up = demo_run.value("SELECT count(*) FROM visits WHERE ev > 0")
+    assert rolled_up > 0
+    assert demo_run.value("SELECT sum(n) FROM visit_days") == rolled_up
+
+
 def test_every_event_lies_in_the_requested_range(demo_run: DemoRun) -> None:
     first, last = demo_run.rows("SELECT min(ts), max(ts) FROM events")[0]
     earliest = (demo_run.started - timedelta(days=DAYS)).replace(tzinfo=None)

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from footfall.events import Event
 from footfall.meta.sites import SiteInfo
 from footfall.query import parse_query, run_query
+from footfall.query.query import DateRange
 from footfall.store import DuckDBEventStore
 from tests.integration.test_query_reference import (
     METRICS,
@@ -50,17 +51,26 @@ def store(tmp_path: Path) -> Iterator[DuckDBEventStore]:
 
 
 def answers(store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every parity query's JSON answer, planned with the rollup; asserts the same without."""
+    """Every parity query's JSON answer, planned with the rollup and its per-day sums; asserts
+    the same from the rollup's rows alone, and without the rollup."""
     found = []
     for body in parity_queries():
         query = parse_query({"site_id": "s", **body})
         with_rollup = run_query(store, query, SITE, now=NOW).to_json()
         with monkeypatch.context() as patch:
+            patch.setattr(store, "summarised", lambda site_id, zone: False)
+            rows_only = run_query(store, query, SITE, now=NOW).to_json()
             patch.setattr(store, "has_visit_rollup", False)
             without = run_query(store, query, SITE, now=NOW).to_json()
-        assert with_rollup == without, body
+        assert with_rollup == rows_only == without, body
         found.append(with_rollup)
     return found
+
+
+def summed_visits(store: DuckDBEventStore) -> int:
+    """The visits the per-day sums hold for SITE (each summed once, in its zone)."""
+    assert store.summarised(SITE.id, SITE.timezone)
+    return int(store.execute("SELECT coalesce(sum(n), 0) FROM visit_days WHERE site_id = 1")[0][0])
 
 
 def closed_visits(store: DuckDBEventStore) -> int:
@@ -96,6 +106,10 @@ def test_the_rollup_answers_like_grouping_events_through_its_life(
     # Close the first day's visits: the date ranges' bounds now cut closed visits.
     store.roll_up(START + timedelta(hours=24) + store.visit_close_after)
     assert 0 < closed_visits(store) < len({row.session_id for row in rows})
+    # The answers above asked for the site's per-day sums: the roll-up built them.
+    assert summed_visits(store) == int(
+        store.execute("SELECT count(*) FROM visits WHERE ev > 0")[0][0]
+    )
     assert answers(store, monkeypatch) == untouched
 
     # Late events reopen closed visits (their rows go stale) and lower the watermark.
@@ -120,12 +134,16 @@ def test_the_rollup_answers_like_grouping_events_through_its_life(
         store.execute("SELECT count(DISTINCT session_id) FROM events WHERE NOT is_bot")[0][0]
     )
     assert answers(store, monkeypatch) == reopened
+    assert summed_visits(store) == closed_visits(store)
 
     # Retention cuts visits that started before its cutoff; the rest is rebuilt.
     cutoff = START + timedelta(hours=30)
     store.delete_before(cutoff)
     assert int(store.execute("SELECT count(*) FROM visits WHERE start_ts < ?", [cutoff])[0][0]) == 0
     answers(store, monkeypatch)
+    assert summed_visits(store) == int(
+        store.execute("SELECT count(*) FROM visits WHERE ev > 0")[0][0]
+    )
 
 
 def rollup_watermark(store: DuckDBEventStore) -> datetime:
@@ -172,7 +190,10 @@ def test_a_partly_rolled_up_store_matches_the_python_reference(
     site_id = next(_site_ids)
     rows = random_world(seed, site_id, sessions)
     populate(store, rows)
+    # Summed per day too (in engine_answer's zone): the checks read the sums.
+    store.summarised(site_id, "Europe/Berlin")
     store.roll_up(START + timedelta(hours=closed_hours) + store.visit_close_after)
+    assert store.summarised(site_id, "Europe/Berlin")
     expected = reference(rows, dimension, None)
     if not dimension and not expected:
         expected = {(): [0, 0, 0, 0, 0.0, 0, 0.0, 0.0, 0.0]}
@@ -371,5 +392,117 @@ def test_a_rollup_of_an_older_layout_is_rebuilt(
         assert closed_visits(store) > 0
         assert int(store.execute("SELECT count(*) FROM visit_pages")[0][0]) > 0
         assert answers(store, monkeypatch) == expected
+    finally:
+        store.close()
+
+
+def sums(store: DuckDBEventStore, table: str = "visit_days") -> list[tuple[Any, ...]]:
+    """A summary's rows folded per key, as a query would sum them."""
+    return store.execute(
+        f"SELECT site_id, value, pageviews, start_day, end_day, prev_day, sum(n), sum(ev), "
+        f"sum(pv), sum(bounces), sum(dur) FROM {table} GROUP BY ALL HAVING sum(n) <> 0 "
+        "ORDER BY ALL"
+    )
+
+
+def test_whole_days_are_read_from_the_day_sums(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a site asked for its sums, the next roll-up builds them and whole days read them:
+    with every visit closed inside the period, the rollup's rows are no longer read, while a
+    period cut mid-day still reads them."""
+    populate(store, random_world(21, 1, 60))
+    assert not store.summarised(SITE.id, SITE.timezone)
+    store.roll_up(NOW)
+    expected = answers(store, monkeypatch)
+    body = {"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]}
+    days = parse_query({"site_id": "s", **body, "date_range": "all"})
+    # From an hour before the first event to NOW: the same visits, but not whole days.
+    instant = DateRange("instant", start_at=START - timedelta(hours=1), end_at=NOW)
+    hours = dataclasses.replace(days, date_range=instant)
+    pages = parse_query(
+        {"site_id": "s", "metrics": ["visitors"], "dimensions": ["event:page"], "date_range": "all"}
+    )
+    whole = run_query(store, days, SITE, now=NOW).rows
+    cut = run_query(store, hours, SITE, now=NOW).rows
+    by_page = run_query(store, pages, SITE, now=NOW).rows
+    assert whole == cut and whole[0].metrics[1] > 0 and by_page
+
+    store.execute("DELETE FROM visits")
+    store.execute("DELETE FROM visit_pages")
+    assert run_query(store, days, SITE, now=NOW).rows == whole
+    assert run_query(store, pages, SITE, now=NOW).rows == by_page
+    assert run_query(store, hours, SITE, now=NOW).rows[0].metrics[1] == 0
+    assert expected
+
+
+def test_a_site_asked_in_another_zone_is_summed_again(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days depend on the zone: a site whose zone changed is summed again by the next
+    roll-up, and its answers in the new zone match those from the rows."""
+    populate(store, random_world(8, 1, 80))
+    store.summarised(SITE.id, SITE.timezone)
+    store.roll_up(NOW)
+    in_berlin = sums(store)
+    assert in_berlin
+
+    eastern = dataclasses.replace(SITE, timezone="America/New_York")
+    assert not store.summarised(eastern.id, eastern.timezone)
+    store.roll_up(NOW)
+    assert store.summarised(eastern.id, eastern.timezone)
+    assert store.execute("SELECT site_id, zone FROM rollup_zones") == [(1, "America/New_York")]
+    assert sums(store) != in_berlin  # visits across Berlin's and New York's midnights differ
+    monkeypatch.setattr("tests.integration.test_query_rollup.SITE", eastern)
+    answers(store, monkeypatch)
+
+
+def test_the_day_sums_log_is_compacted_once_it_doubles(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Roll-ups that relink visitors add negated and new sums; compaction folds them into
+    one row per key and changes no answer."""
+    monkeypatch.setattr("footfall.store.visit_days.COMPACT_SLACK", 0)
+    rows = random_world(13, 1, 120)
+    store.summarised(SITE.id, SITE.timezone)
+    populate(store, rows[: len(rows) // 2])
+    store.roll_up(START + timedelta(hours=20) + store.visit_close_after)
+    compacted = store.execute("SELECT count(*) FROM visit_days")[0][0]
+    folded = sums(store)
+    populate(store, rows[len(rows) // 2 :])
+    populate(store, late(rows, 5))
+    store.roll_up(NOW)
+    logged = store.execute("SELECT compacted FROM rollup_days_state WHERE summary = 'visit_days'")
+    rows_now = store.execute("SELECT count(*) FROM visit_days")[0][0]
+    assert sums(store) != folded
+    # Folded: each key once, with no key whose rows cancel out.
+    assert rows_now == len(sums(store)) == logged[0][0]
+    assert rows_now > compacted
+    answers(store, monkeypatch)
+
+
+def test_day_sums_of_an_older_layout_are_dropped_and_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose sums have another layout keeps its rollup and drops its sums; the next
+    roll-up after the site asks builds them again."""
+    path = tmp_path / "older.duckdb"
+    store = DuckDBEventStore(path, visit_close_after=timedelta(minutes=35))
+    populate(store, random_world(4, 1, 50))
+    store.summarised(SITE.id, SITE.timezone)
+    store.roll_up(NOW)
+    expected = sums(store, "visit_pages_days")
+    store.execute("ALTER TABLE visit_pages_days DROP COLUMN dur")
+    visits = closed_visits(store)
+    store.close()
+
+    store = DuckDBEventStore(path, visit_close_after=timedelta(minutes=35))
+    try:
+        assert closed_visits(store) == visits
+        assert store.execute("SELECT count(*) FROM rollup_zones") == [(0,)]
+        assert not store.summarised(SITE.id, SITE.timezone)
+        store.roll_up(NOW)
+        assert sums(store, "visit_pages_days") == expected
+        answers(store, monkeypatch)
     finally:
         store.close()

@@ -56,7 +56,7 @@ def demo(
     run_seed = seed if seed is not None else secrets.randbelow(1 << 31)
     store = _open_store(settings)
     try:
-        site_id, domain = _ensure_site(settings, site)
+        site_id, domain, zone = _ensure_site(settings, site)
         spec = DemoSpec(
             site_id=site_id,
             hostname=domain,
@@ -65,7 +65,7 @@ def demo(
             seed=run_seed,
             end=datetime.now(UTC),
         )
-        summary = _generate(store, spec, console)
+        summary = _generate(store, spec, zone, console)
     finally:
         store.close()
     console.print(
@@ -86,19 +86,19 @@ def _open_store(settings: Settings) -> EventStore:
         ) from exc
 
 
-def _ensure_site(settings: Settings, domain: str) -> tuple[int, str]:
-    """Migrate the metadata database if needed and return (id, domain) of the site."""
+def _ensure_site(settings: Settings, domain: str) -> tuple[int, str, str]:
+    """Migrate the metadata database if needed and return the site's id, domain and zone."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
             site = get_site(session, domain) or create_site(session, domain)
-            return site.id, site.domain
+            return site.id, site.domain, site.timezone
     finally:
         engine.dispose()
 
 
-def _generate(store: EventStore, spec: DemoSpec, console: Console) -> DemoSummary:
+def _generate(store: EventStore, spec: DemoSpec, zone: str, console: Console) -> DemoSummary:
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(bar_width=16),
@@ -121,7 +121,10 @@ def _generate(store: EventStore, spec: DemoSpec, console: Console) -> DemoSummar
             # roll the demo's visits up now so its dashboard is quick from the start.
             first_day = datetime.fromtimestamp(spec.start_ms / 1000, UTC) - timedelta(days=1)
             store.inserted_since(first_day)
-            # About 10 s per million events: say what the wait is for.
+            # The dashboard reads the site's days from the rollup's per-day sums: ask for
+            # them now, so the roll-up builds them too.
+            store.summarised(spec.site_id, zone)
+            # About 12 s per million events: say what the wait is for.
             progress.console.print("Rolling up the visits, so that the dashboard is quick…")
             store.roll_up()
             return summary

@@ -28,6 +28,14 @@ class Period:
         """Number of local days covered."""
         return (self.last_day - self.first_day).days + 1
 
+    @property
+    def whole_days(self) -> bool:
+        """Whether the period runs from a local midnight to a local midnight."""
+        zone = ZoneInfo(self.zone)
+        return self.start_at == _midnight(self.first_day, zone) and self.end_at == _midnight(
+            self.last_day + timedelta(days=1), zone
+        )
+
     def iso(self) -> list[str]:
         """The bounds as ISO 8601 UTC strings (echoed in the answer's `query`)."""
         return [_iso(self.start_at), _iso(self.end_at - timedelta(seconds=1))]

@@ -19,6 +19,8 @@ in the period would give, so the answers are identical; the rollup holds human v
 queries counting machines never read it. Counts of one page, country, browser... dimension
 (footfall.store.visit_values) read the rollup's rows per visit and value the same way, and
 count each visitor at their first row with the value in the period instead of hashing ids.
+Over whole local days, with the site summed in its zone (footfall.store.visit_days), those rows
+are read as per-day sums instead, amended by the rows of the few visitors counted by visitor.
 
 The SQL returns sums and counts only; ratios and rounding happen once, in Python
 (footfall.query.result), so both stores give identical answers.
@@ -71,6 +73,7 @@ from footfall.query.sql.expr import (
     fn,
     or_all,
 )
+from footfall.store.visit_days import values_summary, visits_summary
 from footfall.store.visit_values import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
 
 # Raw aggregates every outer row carries, in this order (see footfall.query.result).
@@ -113,6 +116,20 @@ _VISIT_LINKS: dict[str, tuple[str, str]] = {
 
 # What the rows per visit and value count (footfall.store.visit_values).
 _VALUE_COUNTS = frozenset({"m_visitors", "m_visits", "m_pageviews", "m_events"})
+# What the per-day sums of whole visits count (footfall.store.visit_days).
+_VISIT_COUNTS = _VALUE_COUNTS | {"m_bounces", "m_duration"}
+# Time buckets made of whole local days.
+_DAY_BUCKETS = frozenset({"day", "week", "month"})
+# The columns of linked rows, counted by `_first_counts`, and those of every row of the rest
+# (one visit each, counted by visitor).
+_LINKED_ROW = ("vid", "ev", "pv", "n", "fresh", "in_rest", "bounce", "dur")
+_REST_ROW: tuple[tuple[Expr, str], ...] = (
+    (Lit(1), "n"),
+    (Lit(0), "fresh"),
+    (Lit(1), "in_rest"),
+    (Lit(0), "bounce"),
+    (Lit(0), "dur"),
+)
 _PAGEVIEWS_ONLY = Condition("is", "event:name", (Kind.PAGEVIEW.value,))
 
 _LONG_AGO = datetime(1970, 1, 1)
@@ -151,13 +168,15 @@ def plan(
     *,
     paginate: bool = True,
     rollup: bool = False,
+    summarised: bool = False,
 ) -> Plan:
-    """Plan `query` for the site over `period`; `rollup`: the store keeps the visit rollup."""
+    """Plan `query` for the site over `period`; `rollup`: the store keeps the visit rollup,
+    `summarised`: and its per-day sums of the site, in the period's zone."""
     granularity = None
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
             granularity = granularity_for(dimension, period, query.date_range.name == "realtime")
-    builder = _Builder(query, site_id, period, goals, granularity, rollup)
+    builder = _Builder(query, site_id, period, goals, granularity, rollup, summarised)
     grouped = builder.grouped(query.dimensions)
     aliases = [f"d{index}" for index in range(len(query.dimensions))]
     ordered = Select(
@@ -180,11 +199,14 @@ class _Builder:
         goals: Sequence[GoalSpec],
         granularity: str | None,
         rollup: bool,
+        summarised: bool,
     ) -> None:
         self.query = query
         self.site_id = site_id
         # Closed visits may come from the rollup (human visits only).
         self.rollup = rollup and not query.counts_machines()
+        # And whole local days of them from its per-day sums.
+        self.days = self.rollup and summarised and period.whole_days
         self.period = period
         self.goals = goals
         self.granularity = granularity
@@ -207,6 +229,8 @@ class _Builder:
             return self._by_value(dimensions[0], *valued)
         if self._counts_buckets(dimensions):
             return self._by_bucket()
+        if self._counts_days(dimensions):
+            return self._by_days()
         if not self.sessions:
             return self._direct(dimensions)
         split = self._split_filters()
@@ -308,7 +332,7 @@ class _Builder:
             column, link = _VISIT_LINKS[name]
             table, value, counted = "visits", Col(column), BinOp(">", Col("ev"), Lit(0))
             rests = [
-                self._visit_values(column, visits, conditions)
+                self._visit_values(visit_attribute(column), column, visits, conditions)
                 for visits, conditions in self._unrolled()
             ]
         else:
@@ -326,25 +350,158 @@ class _Builder:
             BinOp(">=", Col("start_ts"), start),
             BinOp("<", Col("end_ts"), end),
             counted,
-            Not(InSelect(Col("session_id"), self._open_visits())),
         ]
+        read = Col("pv" if pageviews else "ev")
+        if self.days:
+            summed = self._summed(
+                values_summary(table) if table != "visits" else visits_summary(column),
+                Col("value"),
+                column,
+                pageviews=pageviews,
+            )
+            corrections = self._corrections(
+                table, inside, value, column, BinOp("<", previous, start), read
+            )
+            return self._first_counts((summed, corrections, *rests), column, and_all(values))
+        in_rest = InSelect(Col("vid"), rest_visitors)
         closed = Select(
             columns=(
                 (value, column),
-                (Col("vid"), "vid"),
-                (Col("pv" if pageviews else "ev"), "ev"),
-                (Col("pv"), "pv"),
-                (Case(BinOp("<", previous, start), Lit(1), Lit(0)), "fresh"),
-                (Case(InSelect(Col("vid"), rest_visitors), Lit(1), Lit(0)), "in_rest"),
+                *self._closed_row(read, Col("pv"), BinOp("<", previous, start), in_rest),
             ),
             source=table,
+            where=and_all([*inside, Not(InSelect(Col("session_id"), self._open_visits()))]),
+        )
+        return self._first_counts((closed, *rests), column, and_all(values))
+
+    def _closed_row(
+        self, ev: Expr, pv: Expr, earlier: Expr, in_rest: Expr
+    ) -> tuple[tuple[Expr, str], ...]:
+        """A rolled-up row's linked-row columns (after its key): it counts its visitor when
+        its link lies earlier, unless the visitor is counted by visitor (`in_rest`)."""
+        fresh = Case(BinOp("AND", earlier, Not(in_rest)), Lit(1), Lit(0))
+        return (
+            (Col("vid"), "vid"),
+            (ev, "ev"),
+            (pv, "pv"),
+            (Lit(1), "n"),
+            (fresh, "fresh"),
+            (Case(in_rest, Lit(1), Lit(0)), "in_rest"),
+            (Lit(0), "bounce"),
+            (Lit(0), "dur"),
+        )
+
+    def _summed(
+        self,
+        table: str,
+        key: Expr,
+        alias: str,
+        *,
+        pageviews: bool = False,
+        bucket: str | None = None,
+    ) -> Select:
+        """Linked rows (one per key) from the per-day sums `table`
+        (footfall.store.visit_days): the visits starting and ending within the period's days,
+        counting their visitors when linked to a day before the period's (or, per `bucket`,
+        before their own bucket). With `pageviews`, the sums of the rows with a pageview,
+        linked by them, counting pageviews as the events."""
+        first = Value(self.period.first_day)
+        long_ago = Value(_LONG_AGO.date())
+        previous = fn("coalesce", Col("prev_day"), long_ago)
+        earlier = BinOp("<", previous, first)
+        where: list[Expr] = [
+            eq(Col("site_id"), Value(self.site_id)),
+            eq(Col("pageviews"), Lit(pageviews)),
+            BinOp(">=", Col("start_day"), first),
+            BinOp("<=", Col("end_day"), Value(self.period.last_day)),
+        ]
+        if bucket is not None:
+            start, end = fn(bucket, Col("start_day")), fn(bucket, Col("end_day"))
+            where.append(eq(start, end))
+            earlier = BinOp("OR", earlier, BinOp("<", fn(bucket, previous), start))
+        add = self._aggregate
+        return Select(
+            columns=(
+                (key, alias),
+                (Lit(0), "vid"),
+                (fn("sum", Col("pv" if pageviews else "ev")), "ev"),
+                (fn("sum", Col("pv")), "pv"),
+                (fn("sum", Col("n")), "n"),
+                (fn("sum", Case(earlier, Col("n"), Lit(0))), "fresh"),
+                (Lit(0), "in_rest"),
+                add("bounce", fn("sum", Col("bounces"))),
+                add("dur", fn("sum", Col("dur"))),
+            ),
+            source=table,
+            where=and_all(where),
+            group_by=(Col(alias),),
+        )
+
+    def _corrections(
+        self,
+        table: str,
+        inside: list[Expr],
+        key: Expr,
+        alias: str,
+        earlier: Expr,
+        ev: Expr,
+        *,
+        stats: bool = False,
+        spanning: list[Expr] | None = None,
+        summed: Expr | None = None,
+    ) -> Select:
+        """Linked rows that amend the per-day sums with the rows they hold of the visitors
+        counted by visitor: those with a visit among the rest (open, across a bound of the
+        period or, with `spanning`, of a bucket: conditions on `visits` rows). Each such row
+        takes back its fresh count, and a stale one (an open visit's) its visit and sums;
+        the others count their visitor among the rest's, by visitor. Counting a visitor by
+        visitor is exact for any visitor: taking every visitor of those visits, not only
+        those with a counted event in the period, only costs rows. Rows failing `summed`
+        (what the sums hold of `inside`) amend nothing: tested per row rather than filtered,
+        so DuckDB's estimates keep the visitors on the hashed side of the join."""
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        stale = InSelect(Col("session_id"), self._open_visits())
+        visitors = [
+            Select(
+                columns=((Col("visitor_id"), "vid"),),
+                source="events",
+                where=self._open_visits().where,
+            ),
+            *(
+                Select(columns=((Col("vid"), "vid"),), source="visits", where=and_all(rows))
+                for rows in (self._crossing(start), self._crossing(end), spanning)
+                if rows is not None
+            ),
+        ]
+        # Joined, not tested with IN: DuckDB then hashes the few visitors, not the rows.
+        by_visitor = Select(
+            columns=((Col("vid"), "vid"),), source=tuple(visitors), group_by=(Col("vid"),)
+        )
+
+        def taken_back(expr: Expr) -> Expr:
+            return only(Case(stale, BinOp("-", Lit(0), expr), Lit(0)))
+
+        def only(expr: Expr) -> Expr:
+            return expr if summed is None else Case(summed, expr, Lit(0))
+
+        add = self._aggregate
+        return Select(
+            columns=(
+                (key, alias),
+                (Col("vid"), "vid"),
+                (taken_back(ev), "ev"),
+                (taken_back(Col("pv")), "pv"),
+                (only(Case(stale, Lit(-1), Lit(0))), "n"),
+                (only(Case(earlier, Lit(-1), Lit(0))), "fresh"),
+                (only(Case(stale, Lit(0), Lit(1))), "in_rest"),
+                add("bounce", taken_back(Col("bounce")) if stats else Lit(0)),
+                add("dur", taken_back(Col("dur")) if stats else Lit(0)),
+            ),
+            source=table,
+            join=by_visitor,
+            join_using="vid",
             where=and_all(inside),
         )
-        rows = Select(
-            columns=tuple((Col(alias), alias) for _, alias in closed.columns),
-            source=(closed, *rests),
-        )
-        return self._first_counts(rows, column, and_all(values))
 
     def _counts_buckets(self, dimensions: tuple[str, ...]) -> bool:
         """Whether the visit rollup answers the query by time bucket: visitors, visits,
@@ -368,10 +525,10 @@ class _Builder:
             BinOp(">=", Col("start_ts"), start),
             BinOp("<", Col("end_ts"), end),
             BinOp(">", Col("ev"), Lit(0)),
-            Not(InSelect(Col("session_id"), self._open_visits())),
         ]
+        closed_inside = [*inside, Not(InSelect(Col("session_id"), self._open_visits()))]
         one_bucket = eq(self._bucket(Col("start_ts")), self._bucket(Col("end_ts")))
-        spanning = _distinct_sessions("visits", [*inside, Not(one_bucket)])
+        spanning = _distinct_sessions("visits", [*closed_inside, Not(one_bucket)])
         no_bounds: list[Expr] = []  # inside the period: its scope bounds their events
         sets = [*self._unrolled(), (spanning, no_bounds)]
         rests = [
@@ -382,7 +539,7 @@ class _Builder:
         spanning_visitors = Select(
             columns=((Col("vid"), "rest_vid"),),
             source="visits",
-            where=and_all([*inside, Not(one_bucket)]),
+            where=and_all([*closed_inside, Not(one_bucket)]),
         )
         rest_visitors = Select(
             columns=((Col("rest_vid"), "rest_vid"),),
@@ -402,40 +559,89 @@ class _Builder:
                 BinOp("<", self._bucket(previous), bucket),
             ]
         )
+        if self.days and self.granularity in _DAY_BUCKETS:
+            by_day = f"bucket_{self.granularity}"
+            summed = self._summed(
+                visits_summary(), fn(by_day, Col("start_day")), "d0", bucket=by_day
+            )
+            corrections = self._corrections(
+                "visits",
+                inside,
+                bucket,
+                "d0",
+                earlier,
+                Col("ev"),
+                spanning=[*closed_inside, Not(one_bucket)],
+                summed=one_bucket,
+            )
+            return self._first_counts((summed, corrections, *rests), "d0", None)
         closed = Select(
             columns=(
                 (bucket, "d0"),
-                (Col("vid"), "vid"),
-                (Col("ev"), "ev"),
-                (Col("pv"), "pv"),
-                (Case(earlier, Lit(1), Lit(0)), "fresh"),
-                (Case(InSelect(Col("vid"), rest_visitors), Lit(1), Lit(0)), "in_rest"),
+                *self._closed_row(
+                    Col("ev"), Col("pv"), earlier, InSelect(Col("vid"), rest_visitors)
+                ),
             ),
             source="visits",
-            where=and_all([*inside, one_bucket]),
+            where=and_all([*closed_inside, one_bucket]),
         )
-        rows = Select(
-            columns=tuple((Col(alias), alias) for _, alias in closed.columns),
-            source=(closed, *rests),
-        )
-        return self._first_counts(rows, "d0", None)
+        return self._first_counts((closed, *rests), "d0", None)
 
-    def _first_counts(self, rows: Select, key: str, where: Expr | None) -> Select:
-        """AGGREGATES per `key` over linked rows (key, vid, ev, pv, fresh, in_rest): a visitor
-        counts at their fresh row, or once per key when they have a row among the rest."""
+    def _counts_days(self, dimensions: tuple[str, ...]) -> bool:
+        """Whether the per-day sums of whole visits answer the query: no dimension, no
+        filter, and figures among visitors, visits, pageviews, events, bounces and duration."""
+        if not self.days or dimensions or self.query.filters or self.query.conversions_only:
+            return False
+        return self.needed <= _VISIT_COUNTS
+
+    def _by_days(self) -> Select:
+        """The whole period's figures from the per-day sums of whole visits, amended like
+        `_by_value`'s, and the rest grouped from events, one row per visit."""
+        start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
+        key = Lit("")
+        rests = [
+            self._visit_values(key, "d0", visits, conditions, stats=True)
+            for visits, conditions in self._unrolled()
+        ]
+        inside: list[Expr] = [
+            eq(Col("site_id"), Value(self.site_id)),
+            BinOp(">=", Col("start_ts"), start),
+            BinOp("<", Col("end_ts"), end),
+            BinOp(">", Col("ev"), Lit(0)),
+        ]
+        earlier = BinOp("<", fn("coalesce", Col("prev_ev_ts"), Value(_LONG_AGO)), start)
+        summed = self._summed(visits_summary(), key, "d0")
+        corrections = self._corrections("visits", inside, key, "d0", earlier, Col("ev"), stats=True)
+        counted = self._first_counts((summed, corrections, *rests), "d0", None)
+        # One row, zeros included, as grouping visits gives.
+        return Select(
+            columns=tuple(
+                (fn("coalesce", fn("sum", Col(alias)), Lit(0)), alias) for alias in AGGREGATES
+            ),
+            source=counted,
+        )
+
+    def _first_counts(self, sources: tuple[Select, ...], key: str, where: Expr | None) -> Select:
+        """AGGREGATES per `key` over linked rows (key and _LINKED_ROW): a visitor counts at
+        their fresh rows, or once per key when they have a row among the rest (`in_rest`);
+        visits, events, pageviews, bounces and duration are the rows' sums."""
+        rows = Select(
+            columns=tuple((Col(alias), alias) for alias in (key, *_LINKED_ROW)),
+            source=sources,
+        )
         # First by key and, for the rest's visitors only, visitor: no distinct counting.
         in_rest = eq(Col("in_rest"), Lit(1))
-        first = and_all([eq(Col("fresh"), Lit(1)), eq(Col("in_rest"), Lit(0))])
-        assert first is not None
         by_visitor = Select(
             columns=(
                 (Col(key), "d0"),
                 (Col("in_rest"), "rest"),
                 (Case(in_rest, Col("vid"), Lit(0)), "rest_key"),
-                (fn("count_if", first), "firsts"),
-                (fn("count"), "n"),
+                (fn("sum", Col("fresh")), "firsts"),
+                (fn("sum", Col("n")), "visits"),
                 (fn("sum", Col("pv")), "pvs"),
                 (fn("sum", Col("ev")), "evs"),
+                (fn("sum", Col("bounce")), "bounces"),
+                (fn("sum", Col("dur")), "durs"),
             ),
             source=rows,
             where=where,
@@ -445,9 +651,11 @@ class _Builder:
         visitors = BinOp("+", fn("sum", Col("firsts")), fn("count_if", eq(Col("rest"), Lit(1))))
         counts = {
             "m_visitors": add("m_visitors", visitors),
-            "m_visits": add("m_visits", fn("sum", Col("n"))),
+            "m_visits": add("m_visits", fn("sum", Col("visits"))),
             "m_pageviews": add("m_pageviews", fn("sum", Col("pvs"))),
             "m_events": add("m_events", fn("sum", Col("evs"))),
+            "m_bounces": add("m_bounces", fn("sum", Col("bounces"))),
+            "m_duration": add("m_duration", fn("sum", Col("durs"))),
         }
         return Select(
             columns=(
@@ -461,8 +669,9 @@ class _Builder:
     def _event_values(
         self, key: Expr, alias: str, visits: Select, conditions: list[Expr], pageviews: bool
     ) -> Select:
-        """One row per visit of `visits` and `key` value (as `alias`), over the visit's counted
-        events (its pageviews only, with `pageviews`) in the period."""
+        """Linked rows of the rest: one per visit of `visits` and `key` value (as `alias`),
+        over the visit's counted events (its pageviews only, with `pageviews`) in the
+        period."""
         counted = [_NOT_ENGAGEMENT, *([_IS_PAGEVIEW] if pageviews else [])]
         return Select(
             columns=(
@@ -470,8 +679,7 @@ class _Builder:
                 (fn("any", Col("visitor_id")), "vid"),
                 (fn("count"), "ev"),
                 (fn("count_if", _IS_PAGEVIEW), "pv"),
-                (Lit(0), "fresh"),
-                (Lit(1), "in_rest"),
+                *_REST_ROW,
             ),
             source="events",
             join=visits,
@@ -480,15 +688,20 @@ class _Builder:
             group_by=(Col(alias), Col("session_id")),
         )
 
-    def _visit_values(self, alias: str, visits: Select, conditions: list[Expr]) -> Select:
-        """One row per visit of `visits` with a counted event in the period: its attribute
-        `alias` (as `_sessions` takes it) and counts."""
+    def _visit_values(
+        self, key: Expr, alias: str, visits: Select, conditions: list[Expr], stats: bool = False
+    ) -> Select:
+        """Linked rows of the rest: one per visit of `visits` with a counted event in the
+        period, with `key` (a visit attribute as `_sessions` takes it) as `alias`, its counts
+        and, with `stats`, its bounce and duration."""
+        figures = self._session_stats() if stats else [(Lit(0), "bounce"), (Lit(0), "dur")]
         grouped = Select(
             columns=(
-                (visit_attribute(alias), alias),
+                (key, alias),
                 (fn("any", Col("visitor_id")), "vid"),
                 (fn("count_if", _NOT_ENGAGEMENT), "ev"),
                 (fn("count_if", _IS_PAGEVIEW), "pv"),
+                *figures,
             ),
             source="events",
             join=visits,
@@ -502,8 +715,9 @@ class _Builder:
                 (Col("vid"), "vid"),
                 (Col("ev"), "ev"),
                 (Col("pv"), "pv"),
-                (Lit(0), "fresh"),
-                (Lit(1), "in_rest"),
+                *_REST_ROW[:3],
+                (Col("bounce"), "bounce"),
+                (Col("dur"), "dur"),
             ),
             source=grouped,
             where=BinOp(">", Col("ev"), Lit(0)),
@@ -771,8 +985,7 @@ class _Builder:
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         site = eq(Col("site_id"), Value(self.site_id))
 
-        def crossing_rows(moment: Value) -> list[Expr]:
-            return [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
+        crossing_rows = self._crossing
 
         def crossing(moment: Value) -> Select:
             return _distinct_sessions("visits", crossing_rows(moment))
@@ -823,6 +1036,11 @@ class _Builder:
                 ],
             ),
         ]
+
+    def _crossing(self, moment: Value) -> list[Expr]:
+        """Conditions on `visits` rows: the site's visits across `moment`."""
+        site = eq(Col("site_id"), Value(self.site_id))
+        return [site, BinOp("<", Col("start_ts"), moment), BinOp(">=", Col("end_ts"), moment)]
 
     def dimension(self, name: str) -> Expr:
         """The expression a dimension groups or filters by."""

@@ -23,7 +23,7 @@ from footfall.query.sql.clickhouse import ClickHouseDialect
 from footfall.query.sql.dialect import Dialect
 from footfall.query.sql.duckdb import DuckDBDialect
 from footfall.query.sql.expr import Col, Select, Value, eq, fn
-from footfall.store.base import EventStore
+from footfall.store.base import EventStore, SummarisingStore
 
 _LINK_DIMENSIONS = frozenset({"link:code", "visit:link_code"})
 DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "clickhouse": ClickHouseDialect()}
@@ -97,6 +97,7 @@ class _Runner:
             self.goals,
             paginate=paginate and not fill,
             rollup=self.store.has_visit_rollup,
+            summarised=self._summarised(),
         )
         width = len(query.dimensions)
         raw = [
@@ -132,6 +133,14 @@ class _Runner:
             for dims, aggregates in raw
         ]
         return rows, meta
+
+    def _summarised(self) -> bool:
+        """Whether the store keeps per-day sums of the site's visits in its zone (asking
+        for them otherwise)."""
+        store = self.store
+        if not store.has_visit_rollup or not isinstance(store, SummarisingStore):
+            return False
+        return store.summarised(self.site.id, self.site.timezone)
 
     def _total(self, select: Select) -> Aggregates:
         found = self.execute(select)

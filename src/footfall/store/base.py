@@ -54,6 +54,17 @@ class EventStore(Protocol):
 
 
 @runtime_checkable
+class SummarisingStore(Protocol):
+    """A store that keeps per-day sums of its visit rollup, in each site's zone
+    (footfall.store.visit_days)."""
+
+    def summarised(self, site_id: int, zone: str) -> bool:
+        """Whether the sums hold the site's days in `zone`; when not, the store builds them
+        at its next checkpoint."""
+        ...
+
+
+@runtime_checkable
 class RetainingStore(Protocol):
     """A store that can forget events older than a cutoff (FOOTFALL_RETENTION_MONTHS)."""
 

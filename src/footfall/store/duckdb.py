@@ -24,7 +24,7 @@ import duckdb
 import msgspec
 
 from footfall.events import EVENT_COLUMNS, Event
-from footfall.store import visits
+from footfall.store import visit_days, visits
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,20 @@ class DuckDBEventStore:
             # Without this the Appender would shift aware datetimes to the host's time zone.
             self._con.execute("SET GLOBAL TimeZone = 'UTC'")
             self._columns = _create_schema(self._con)
+            # The sites the per-day sums hold, and those to sum at the next checkpoint.
+            self._summarised = visit_days.zones(self._con)
+            self._to_summarise: dict[int, str] = {}
         except BaseException:
             self._con.close()
             raise
+
+    def summarised(self, site_id: int, zone: str) -> bool:
+        """Whether the per-day sums (footfall.store.visit_days) hold the site's days in
+        `zone`; when not, the next roll-up builds them."""
+        if self._summarised.get(site_id) == zone:
+            return True
+        self._to_summarise[site_id] = zone
+        return False
 
     def insert(
         self,
@@ -241,7 +252,32 @@ class DuckDBEventStore:
                 except BaseException:
                     _rollback(con)
                     raise
+        with self._write_lock:
+            self._summarise()
         return added
+
+    def _summarise(self) -> None:
+        """Build the per-day sums of the sites queried in a zone they are not summed in, and
+        compact the sums' logs (under the write lock)."""
+        con = self._con
+        for site_id, zone in list(self._to_summarise.items()):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                visit_days.build(con, site_id, zone)
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            self._summarised[site_id] = zone
+            if self._to_summarise.get(site_id) == zone:
+                del self._to_summarise[site_id]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            visit_days.compact(con)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
 
     def checkpoint(self) -> str | None:
         """Roll up closed visits, then run CHECKPOINT (the WAL folds into the main file);

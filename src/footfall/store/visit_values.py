@@ -18,9 +18,15 @@ ignore the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import duckdb
+
+# Told of every change to the rows (footfall.store.visit_days.record): the table, which rows
+# (a condition and its parameters), -1 before they are deleted or 1 once written, and the table
+# holding them when they are about to be written.
+Record = Callable[[duckdb.DuckDBPyConnection, str, str, list[object], int, str | None], None]
 
 # Dimensions kept per visit and value: their table, and the events column they read (the
 # planner's column for the dimension, footfall.query.query.EVENT_COLUMNS).
@@ -127,11 +133,13 @@ def update(
     since: datetime,
     visitors: str,
     since_visitors: datetime,
+    record: Record,
 ) -> None:
     """(Re)build the rows of the visits in the temp table `sessions` (site_id, session_id),
     whose `visits` rows are current and whose events lie at or after `since`, and relink
     every row of the visitors in the temp table `visitors` (site_id, vid), whose visits all
-    start at or after `since_visitors` (the sessions' visits among them)."""
+    start at or after `since_visitors` (the sessions' visits among them). `record` is told of
+    every row deleted and written."""
     # Rows of a visit start no earlier than its current row (a visit only grows).
     chosen = (
         f"start_ts >= $1 AND (site_id, session_id) IN (SELECT site_id, session_id FROM {sessions})"
@@ -147,6 +155,7 @@ def update(
             [since_visitors],
         )
         for table, column in VALUE_DIMENSIONS.values():
+            record(con, table, chosen, [since_visitors], -1, None)
             con.execute(f"DELETE FROM {table} WHERE {chosen}", [since_visitors])
             con.execute(_FRESH.format(column=column))
             try:
@@ -163,11 +172,13 @@ def update(
             finally:
                 con.execute("DROP TABLE fresh_values")
             try:
+                record(con, table, touched, [since_visitors], -1, None)
                 con.execute(f"DELETE FROM {table} WHERE {touched}", [since_visitors])
                 con.execute(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM linked_values "
                     "ORDER BY first_ts"
                 )
+                record(con, table, "TRUE", [], 1, "linked_values")
             finally:
                 con.execute("DROP TABLE linked_values")
     finally:
@@ -175,7 +186,9 @@ def update(
         con.execute("DROP TABLE IF EXISTS value_visits")
 
 
-def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
-    """Drop the rows of the visits that retention dropped (those starting before `cutoff`)."""
+def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime, record: Record) -> None:
+    """Drop the rows of the visits that retention dropped (those starting before `cutoff`),
+    telling `record`."""
     for table in TABLES:
+        record(con, table, "start_ts < $1", [cutoff], -1, None)
         con.execute(f"DELETE FROM {table} WHERE start_ts < ?", [cutoff])

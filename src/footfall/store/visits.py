@@ -44,7 +44,7 @@ from typing import Any
 
 import duckdb
 
-from footfall.store import visit_values
+from footfall.store import visit_days, visit_values
 
 # The rollup's columns and DuckDB types; the planner reads them by these names.
 VISIT_COLUMNS: dict[str, str] = {
@@ -144,9 +144,14 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
         or (state and state != list(_STATE_COLUMNS))
         or (visits and any(found != list(visit_values.VALUE_COLUMNS) for found in values))
     ):
-        for table in ("visits", "visits_watermark", *visit_values.TABLES):
+        for table in ("visits", "visits_watermark", *visit_values.TABLES, *visit_days.LAYOUTS):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    # The per-day sums are rebuilt from the rows, per site, when queried again.
+    if any(_columns(con, table) != list(kept) for table, kept in visit_days.LAYOUTS.items()):
+        for table in visit_days.LAYOUTS:
             con.execute(f"DROP TABLE IF EXISTS {table}")
     visit_values.create(con)
+    visit_days.create(con)
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in VISIT_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS visits (\n    {columns}\n)")
     state_columns = ", ".join(f"{name} {kind}" for name, kind in _STATE_COLUMNS.items())
@@ -247,6 +252,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
         ).fetchone()
         since = found[0] if found and found[0] is not None else _open_from(con)
         closing = "(site_id, session_id) IN (SELECT site_id, session_id FROM closing)"
+        visit_days.record(con, "visits", closing, [], -1)
         con.execute(
             "DELETE FROM visits USING closing "
             "WHERE visits.site_id = closing.site_id AND visits.session_id = closing.session_id"
@@ -291,8 +297,9 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
         [cutoff, cutoff],
     )
     try:
+        visit_days.record(con, "visits", "start_ts < $1", [cutoff], -1)
         con.execute("DELETE FROM visits WHERE start_ts < ?", [cutoff])
-        visit_values.after_retention(con, cutoff)
+        visit_values.after_retention(con, cutoff, visit_days.record)
         cut = "(site_id, session_id) IN (SELECT site_id, session_id FROM cut_visits)"
         con.execute("INSERT INTO visits BY NAME " + _ROLLUP.format(where=cut))
         # Links to visits now gone point before the cutoff: relink those visitors.
@@ -345,11 +352,16 @@ def _link(
             [since_visitors],
         )
         try:
+            # The summaries hold every row but the rebuilt ones (not yet summed).
+            table = rebuilt[0]
+            summed = f"{theirs} AND (site_id, session_id) NOT IN (SELECT * FROM {table})"
+            visit_days.record(con, "visits", summed, [since_visitors], -1)
             con.execute(f"DELETE FROM visits WHERE {theirs}", [since_visitors])
             con.execute("INSERT INTO visits SELECT * FROM relinked ORDER BY start_ts")
+            visit_days.record(con, "visits", "TRUE", [], 1, rows="relinked")
         finally:
             con.execute("DROP TABLE relinked")
-        visit_values.update(con, *rebuilt, "relink", since_visitors)
+        visit_values.update(con, *rebuilt, "relink", since_visitors, visit_days.record)
     finally:
         con.execute("DROP TABLE relink")
 
