@@ -73,8 +73,8 @@ from footfall.query.sql.expr import (
     fn,
     or_all,
 )
+from footfall.store.rollup_layout import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
 from footfall.store.visit_days import values_summary, visits_summary
-from footfall.store.visit_values import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
 
 # Raw aggregates every outer row carries, in this order (see footfall.query.result).
 AGGREGATES: tuple[str, ...] = (

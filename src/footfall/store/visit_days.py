@@ -20,13 +20,14 @@ zoneinfo like the planner's own bounds (footfall.query.dates).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
 
-from footfall.store.visit_values import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
+from footfall.store.rollup_layout import LINKED_ATTRIBUTES, VALUE_DIMENSIONS, link_column
 
 
 @dataclass(frozen=True)
@@ -155,27 +156,34 @@ def build(con: duckdb.DuckDBPyConnection, site_id: int, zone: str) -> None:
     con.execute(f"DELETE FROM {ZONES_TABLE} WHERE site_id = ?", [site_id])
     con.execute(f"INSERT INTO {ZONES_TABLE} VALUES (?, ?)", [site_id, zone])
     for source in _BY_SOURCE:
-        record(con, source, "site_id = $1", [site_id], 1)
+        record(con, source, [Change(source, 1, "site_id = $1", (site_id,))])
 
 
-def record(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    where: str,
-    params: list[object],
-    sign: int,
-    rows: str | None = None,
-) -> None:
-    """Add the sums of the `source` rows matching `where` (with `params`), times `sign`, to
-    each of its summaries: -1 before they are deleted, 1 once written. `rows`: a table with
-    the source's columns to read them from instead (rows about to be written)."""
+@dataclass(frozen=True)
+class Change:
+    """Rows of a rollup table to add to its summaries: those of `table` (the rollup table
+    itself, or a temp table with its columns) matching `where`, times `sign`: -1 for rows
+    about to be deleted, 1 for rows written."""
+
+    table: str
+    sign: int
+    where: str = "TRUE"
+    params: tuple[object, ...] = ()
+
+
+def record(con: duckdb.DuckDBPyConnection, source: str, changes: Sequence[Change]) -> None:
+    """Add the `changes` of the rollup table `source` to each of its summaries (inside the
+    caller's transaction). Rows taken out and written back with the same days and figures
+    cancel out before they reach the log."""
     summaries = _BY_SOURCE[source]
     links = sorted({link.column for summary in summaries for link in summary.links})
-    con.execute(
-        f"CREATE TEMP TABLE summed_rows AS SELECT * FROM {rows or source} WHERE {where} "
-        f"AND site_id IN (SELECT site_id FROM {ZONES_TABLE})",
-        params,
-    )
+    summed = f"site_id IN (SELECT site_id FROM {ZONES_TABLE})"
+    for index, change in enumerate(changes):
+        select = f"SELECT *, {change.sign} AS sign FROM {change.table} WHERE {change.where}"
+        into = (
+            "CREATE TEMP TABLE summed_rows AS" if index == 0 else "INSERT INTO summed_rows BY NAME"
+        )
+        con.execute(f"{into} {select} AND {summed}", list(change.params))
     try:
         earliest = ", ".join(["start_ts", *links])
         found = con.execute(
@@ -206,7 +214,7 @@ def record(
         try:
             for summary in summaries:
                 for link in summary.links:
-                    _add(con, summary, link, sign)
+                    _add(con, summary, link)
         finally:
             con.execute("DROP TABLE summed_days")
     finally:
@@ -218,17 +226,23 @@ def _slot(moment: str) -> str:
     return f"(epoch_ms({moment}) // {_SLOT_MS})"
 
 
-def _add(con: duckdb.DuckDBPyConnection, summary: Summary, link: Link, sign: int) -> None:
+def _add(con: duckdb.DuckDBPyConnection, summary: Summary, link: Link) -> None:
     value = summary.value or "''"
     visits = summary.value is None
-    bounces = f"{sign} * sum(bounce)" if visits else "0"
-    duration = f"{sign} * sum(dur)" if visits else "0"
+    sums = {
+        "n": "sign",
+        "ev": "sign * ev",
+        "pv": "sign * pv",
+        "bounces": "sign * bounce" if visits else "0",
+        "dur": "sign * dur" if visits else "0",
+    }
+    totals = ", ".join(f"sum({expr})" for expr in sums.values())
+    changed = " OR ".join(f"sum({expr}) <> 0" for expr in sums.values())
     con.execute(
         f"INSERT INTO {summary.table} ({', '.join(SUMMARY_COLUMNS)}) "
         f"SELECT site_id, {value}, {link.pageviews}, start_day, end_day, {link.column}_day, "
-        f"{sign} * count(*), {sign} * sum(ev), {sign} * sum(pv), {bounces}, {duration} "
-        f"FROM summed_days WHERE {link.counted} > 0 "
-        f"GROUP BY site_id, {value}, start_day, end_day, {link.column}_day"
+        f"{totals} FROM summed_days WHERE {link.counted} > 0 "
+        f"GROUP BY site_id, {value}, start_day, end_day, {link.column}_day HAVING {changed}"
     )
 
 

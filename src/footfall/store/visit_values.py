@@ -18,50 +18,13 @@ ignore the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import duckdb
 
-# Told of every change to the rows (footfall.store.visit_days.record): the table, which rows
-# (a condition and its parameters), -1 before they are deleted or 1 once written, and the table
-# holding them when they are about to be written.
-Record = Callable[[duckdb.DuckDBPyConnection, str, str, list[object], int, str | None], None]
-
-# Dimensions kept per visit and value: their table, and the events column they read (the
-# planner's column for the dimension, footfall.query.query.EVENT_COLUMNS).
-VALUE_DIMENSIONS: dict[str, tuple[str, str]] = {
-    "event:page": ("visit_pages", "pathname"),
-    "visit:country": ("visit_countries", "country"),
-    "visit:region": ("visit_regions", "region"),
-    "visit:city": ("visit_cities", "city"),
-    "visit:browser": ("visit_browsers", "browser"),
-    "visit:os": ("visit_operating_systems", "os"),
-    "visit:device": ("visit_devices", "device"),
-}
-TABLES = tuple(table for table, _ in VALUE_DIMENSIONS.values())
-
-# Visit attributes (columns of `visits`, one value per visit) linked in `visits` itself to the
-# visitor's previous visit with the same value (its `first_ev_ts`; NULL: none), in the column
-# `link_column` names. Those of the dashboard's tabs: each link costs a sort of the rollup's
-# rows at every checkpoint.
-LINKED_ATTRIBUTES = (
-    "s_entry_page",
-    "s_exit_page",
-    "s_source",
-    "s_referrer",
-    "s_channel",
-    "s_utm_source",
-    "s_utm_medium",
-    "s_utm_campaign",
-)
-
-
-def link_column(attribute: str) -> str:
-    """The `visits` column linking a visit to the visitor's previous one with the same
-    `attribute` value: `prev_channel_ts` for `s_channel`."""
-    return f"prev_{attribute.removeprefix('s_')}_ts"
-
+from footfall.store import visit_days
+from footfall.store.rollup_layout import VALUE_DIMENSIONS, VALUE_TABLES
+from footfall.store.visit_days import Change
 
 VALUE_COLUMNS: dict[str, str] = {
     "site_id": "UINTEGER",
@@ -123,7 +86,7 @@ WINDOW earlier AS (PARTITION BY site_id, value, vid ORDER BY first_ts, session_i
 def create(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables when missing (the caller resets the rollup when one was missing)."""
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in VALUE_COLUMNS.items())
-    for table in TABLES:
+    for table in VALUE_TABLES:
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} (\n    {columns}\n)")
 
 
@@ -133,18 +96,18 @@ def update(
     since: datetime,
     visitors: str,
     since_visitors: datetime,
-    record: Record,
 ) -> None:
     """(Re)build the rows of the visits in the temp table `sessions` (site_id, session_id),
     whose `visits` rows are current and whose events lie at or after `since`, and relink
     every row of the visitors in the temp table `visitors` (site_id, vid), whose visits all
-    start at or after `since_visitors` (the sessions' visits among them). `record` is told of
-    every row deleted and written."""
-    # Rows of a visit start no earlier than its current row (a visit only grows).
+    start at or after `since_visitors` (the sessions' visits among them), keeping the per-day
+    sums (footfall.store.visit_days) in step."""
     chosen = (
         f"start_ts >= $1 AND (site_id, session_id) IN (SELECT site_id, session_id FROM {sessions})"
     )
+    # The visitors' rows, the sessions' old ones among them (a session has one visitor).
     touched = f"start_ts >= $1 AND (site_id, vid) IN (SELECT site_id, vid FROM {visitors})"
+    rebuilt = f"(site_id, session_id) IN (SELECT site_id, session_id FROM {sessions})"
     names = ", ".join(VALUE_COLUMNS)
     read = ", ".join(column for _, column in VALUE_DIMENSIONS.values())
     try:
@@ -155,40 +118,43 @@ def update(
             [since_visitors],
         )
         for table, column in VALUE_DIMENSIONS.values():
-            record(con, table, chosen, [since_visitors], -1, None)
-            con.execute(f"DELETE FROM {table} WHERE {chosen}", [since_visitors])
-            con.execute(_FRESH.format(column=column))
+            # The touched visitors' rows are few: they are taken out, linked with the new
+            # ones and written back, all in their time order.
+            con.execute(
+                f"CREATE TEMP TABLE old_values AS SELECT * FROM {table} WHERE {touched}",
+                [since_visitors],
+            )
             try:
-                # The touched visitors' other rows are few: they are linked with the new
-                # ones and written back, all in their time order.
-                rows = (
-                    "SELECT * FROM fresh_values UNION ALL BY NAME "
-                    f"SELECT * EXCLUDE (prev_ts, prev_pv_ts) FROM {table} WHERE {touched}"
-                )
-                con.execute(
-                    f"CREATE TEMP TABLE linked_values AS {_LINKED.format(rows=rows)}",
-                    [since_visitors],
-                )
-            finally:
-                con.execute("DROP TABLE fresh_values")
-            try:
-                record(con, table, touched, [since_visitors], -1, None)
                 con.execute(f"DELETE FROM {table} WHERE {touched}", [since_visitors])
-                con.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM linked_values "
-                    "ORDER BY first_ts"
-                )
-                record(con, table, "TRUE", [], 1, "linked_values")
+                con.execute(_FRESH.format(column=column))
+                try:
+                    rows = (
+                        "SELECT * FROM fresh_values UNION ALL BY NAME "
+                        "SELECT * EXCLUDE (prev_ts, prev_pv_ts) FROM old_values "
+                        f"WHERE NOT {rebuilt}"
+                    )
+                    con.execute(f"CREATE TEMP TABLE linked_values AS {_LINKED.format(rows=rows)}")
+                finally:
+                    con.execute("DROP TABLE fresh_values")
+                try:
+                    con.execute(
+                        f"INSERT INTO {table} ({names}) SELECT {names} FROM linked_values "
+                        "ORDER BY first_ts"
+                    )
+                    visit_days.record(
+                        con, table, [Change("old_values", -1), Change("linked_values", 1)]
+                    )
+                finally:
+                    con.execute("DROP TABLE linked_values")
             finally:
-                con.execute("DROP TABLE linked_values")
+                con.execute("DROP TABLE old_values")
     finally:
         con.execute("DROP TABLE IF EXISTS value_events")
         con.execute("DROP TABLE IF EXISTS value_visits")
 
 
-def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime, record: Record) -> None:
-    """Drop the rows of the visits that retention dropped (those starting before `cutoff`),
-    telling `record`."""
-    for table in TABLES:
-        record(con, table, "start_ts < $1", [cutoff], -1, None)
+def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
+    """Drop the rows of the visits that retention dropped (those starting before `cutoff`)."""
+    for table in VALUE_TABLES:
+        visit_days.record(con, table, [Change(table, -1, "start_ts < $1", (cutoff,))])
         con.execute(f"DELETE FROM {table} WHERE start_ts < ?", [cutoff])

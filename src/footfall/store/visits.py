@@ -45,6 +45,7 @@ from typing import Any
 import duckdb
 
 from footfall.store import visit_days, visit_values
+from footfall.store.rollup_layout import LINKED_ATTRIBUTES, VALUE_TABLES, link_column
 
 # The rollup's columns and DuckDB types; the planner reads them by these names.
 VISIT_COLUMNS: dict[str, str] = {
@@ -78,7 +79,7 @@ VISIT_COLUMNS: dict[str, str] = {
     "s_link_campaign": "UBIGINT",
     "s_link_recipient": "VARCHAR",
     # Per visit attribute, the visitor's previous visit with the same value (its first_ev_ts).
-    **{visit_values.link_column(name): "TIMESTAMP" for name in visit_values.LINKED_ATTRIBUTES},
+    **{link_column(name): "TIMESTAMP" for name in LINKED_ATTRIBUTES},
 }
 
 # The rollup's state: W, and F (no event of an open visit without a row is older than F).
@@ -138,13 +139,13 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     checkpoint rebuilds it from the events.
     """
     visits, state = _columns(con, "visits"), _columns(con, "visits_watermark")
-    values = [_columns(con, table) for table in visit_values.TABLES]
+    values = [_columns(con, table) for table in VALUE_TABLES]
     if (
         (visits and visits != list(VISIT_COLUMNS))
         or (state and state != list(_STATE_COLUMNS))
         or (visits and any(found != list(visit_values.VALUE_COLUMNS) for found in values))
     ):
-        for table in ("visits", "visits_watermark", *visit_values.TABLES, *visit_days.LAYOUTS):
+        for table in ("visits", "visits_watermark", *VALUE_TABLES, *visit_days.LAYOUTS):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     # The per-day sums are rebuilt from the rows, per site, when queried again.
     if any(_columns(con, table) != list(kept) for table, kept in visit_days.LAYOUTS.items()):
@@ -252,7 +253,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
         ).fetchone()
         since = found[0] if found and found[0] is not None else _open_from(con)
         closing = "(site_id, session_id) IN (SELECT site_id, session_id FROM closing)"
-        visit_days.record(con, "visits", closing, [], -1)
+        visit_days.record(con, "visits", [visit_days.Change("visits", -1, closing)])
         con.execute(
             "DELETE FROM visits USING closing "
             "WHERE visits.site_id = closing.site_id AND visits.session_id = closing.session_id"
@@ -297,9 +298,11 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
         [cutoff, cutoff],
     )
     try:
-        visit_days.record(con, "visits", "start_ts < $1", [cutoff], -1)
+        visit_days.record(
+            con, "visits", [visit_days.Change("visits", -1, "start_ts < $1", (cutoff,))]
+        )
         con.execute("DELETE FROM visits WHERE start_ts < ?", [cutoff])
-        visit_values.after_retention(con, cutoff, visit_days.record)
+        visit_values.after_retention(con, cutoff)
         cut = "(site_id, session_id) IN (SELECT site_id, session_id FROM cut_visits)"
         con.execute("INSERT INTO visits BY NAME " + _ROLLUP.format(where=cut))
         # Links to visits now gone point before the cutoff: relink those visitors.
@@ -335,9 +338,7 @@ def _link(
             return
         since_visitors: datetime = found[0]
         theirs = f"start_ts >= $1 AND {pairs}"
-        links = {"prev_ev_ts": ""} | {
-            visit_values.link_column(name): f", {name}" for name in visit_values.LINKED_ATTRIBUTES
-        }
+        links = {"prev_ev_ts": ""} | {link_column(name): f", {name}" for name in LINKED_ATTRIBUTES}
         # Only visits with a counted event link and are linked to.
         windows = ", ".join(
             f"CASE WHEN ev > 0 THEN lag(first_ev_ts) OVER (PARTITION BY site_id, vid, ev > 0{by} "
@@ -347,21 +348,24 @@ def _link(
         # The visitors' rows are taken out, linked and put back in time order (DuckDB
         # rewrites rows faster than it updates this many columns).
         con.execute(
-            f"CREATE TEMP TABLE relinked AS SELECT * REPLACE ({windows}) FROM visits "
-            f"WHERE {theirs}",
+            f"CREATE TEMP TABLE old_visits AS SELECT * FROM visits WHERE {theirs}",
             [since_visitors],
         )
         try:
-            # The summaries hold every row but the rebuilt ones (not yet summed).
-            table = rebuilt[0]
-            summed = f"{theirs} AND (site_id, session_id) NOT IN (SELECT * FROM {table})"
-            visit_days.record(con, "visits", summed, [since_visitors], -1)
+            con.execute(
+                f"CREATE TEMP TABLE relinked AS SELECT * REPLACE ({windows}) FROM old_visits"
+            )
             con.execute(f"DELETE FROM visits WHERE {theirs}", [since_visitors])
             con.execute("INSERT INTO visits SELECT * FROM relinked ORDER BY start_ts")
-            visit_days.record(con, "visits", "TRUE", [], 1, rows="relinked")
+            # The sums hold every old row but the rebuilt ones (summed when written).
+            table = rebuilt[0]
+            old = f"(site_id, session_id) NOT IN (SELECT site_id, session_id FROM {table})"
+            changes = [visit_days.Change("old_visits", -1, old), visit_days.Change("relinked", 1)]
+            visit_days.record(con, "visits", changes)
         finally:
-            con.execute("DROP TABLE relinked")
-        visit_values.update(con, *rebuilt, "relink", since_visitors, visit_days.record)
+            con.execute("DROP TABLE IF EXISTS relinked")
+            con.execute("DROP TABLE old_visits")
+        visit_values.update(con, *rebuilt, "relink", since_visitors)
     finally:
         con.execute("DROP TABLE relink")
 
