@@ -506,3 +506,35 @@ def test_day_sums_of_an_older_layout_are_dropped_and_built_again(
         answers(store, monkeypatch)
     finally:
         store.close()
+
+
+def test_a_write_that_reopens_a_visit_renews_what_snapshots_remember(
+    store: DuckDBEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queries keep the time the open visits' events start from (`open_since`) until a write:
+    an event that reopens a visit rolled up long ago moves it back, and its visit is then read
+    whole from events."""
+    first = pageview(site_id=1, visitor_id=7, session_id=70, ts=START, pathname="/a")
+    populate(store, [first, pageview(site_id=1, visitor_id=8, session_id=80, ts=START)])
+    store.roll_up(NOW)
+    body = {"metrics": ["visits", "pageviews", "visit_duration"], "date_range": "all"}
+    query = parse_query({"site_id": "s", **body})
+    assert run_query(store, query, SITE, now=NOW).rows[0].metrics == [2, 2, 0]
+    computed: list[int] = []
+    real = store._remember
+
+    def counting(key: Any, generation: int, compute: Any) -> Any:
+        return real(key, generation, lambda: computed.append(generation) or compute())
+
+    monkeypatch.setattr(store, "_remember", counting)
+    run_query(store, query, SITE, now=NOW)
+    assert computed == []  # kept from the first query: nothing was written since
+
+    # Visit 70 goes on after the watermark: its row is stale, its events reach back to START.
+    later = pageview(site_id=1, visitor_id=7, session_id=70, ts=NOW, pathname="/b")
+    populate(store, [later])
+    reopened = run_query(store, query, SITE, now=NOW + timedelta(days=1)).rows[0].metrics
+    assert len(computed) == 1
+    duration = int((NOW - START).total_seconds())
+    assert reopened == [2, 3, duration // 2]
+    answers(store, monkeypatch)

@@ -150,6 +150,29 @@ class Plan:
     granularity: str | None  # bucket size of the time dimension, if any
 
 
+def open_visits(site_id: int) -> Select:
+    """The site's open visits: those with a human event at or after the rollup's watermark."""
+    where = [
+        eq(Col("site_id"), Value(site_id)),
+        eq(Col("is_bot"), Lit(False)),
+        BinOp(">=", _TS, fn("watermark")),
+    ]
+    return _distinct_sessions("events", where)
+
+
+def open_since(site_id: int) -> Select:
+    """The time from which the site's open visits have their events: the rollup's `open_from`
+    or the start of an open visit's (stale) row, if earlier. The store may keep it until its
+    next write, and give it to `plan`."""
+    return Select(
+        columns=((fn("least", fn("open_from"), fn("min", Col("start_ts"))), "open_since"),),
+        source="visits",
+        join=open_visits(site_id),
+        join_using="session_id",
+        where=eq(Col("site_id"), Value(site_id)),
+    )
+
+
 def _distinct_sessions(source: str, where: Sequence[Expr]) -> Select:
     """The distinct session ids of `source` rows matching `where` (a set to join)."""
     return Select(
@@ -169,14 +192,16 @@ def plan(
     paginate: bool = True,
     rollup: bool = False,
     summarised: bool = False,
+    since: datetime | None = None,
 ) -> Plan:
     """Plan `query` for the site over `period`; `rollup`: the store keeps the visit rollup,
-    `summarised`: and its per-day sums of the site, in the period's zone."""
+    `summarised`: and its per-day sums of the site, in the period's zone; `since`: the
+    site's `open_since` (else read by the plan itself)."""
     granularity = None
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
             granularity = granularity_for(dimension, period, query.date_range.name == "realtime")
-    builder = _Builder(query, site_id, period, goals, granularity, rollup, summarised)
+    builder = _Builder(query, site_id, period, goals, granularity, rollup, summarised, since)
     grouped = builder.grouped(query.dimensions)
     aliases = [f"d{index}" for index in range(len(query.dimensions))]
     ordered = Select(
@@ -200,6 +225,7 @@ class _Builder:
         granularity: str | None,
         rollup: bool,
         summarised: bool,
+        since: datetime | None = None,
     ) -> None:
         self.query = query
         self.site_id = site_id
@@ -207,6 +233,7 @@ class _Builder:
         self.rollup = rollup and not query.counts_machines()
         # And whole local days of them from its per-day sums.
         self.days = self.rollup and summarised and period.whole_days
+        self.open_since = None if since is None else naive_utc(since)
         self.period = period
         self.goals = goals
         self.granularity = granularity
@@ -963,13 +990,7 @@ class _Builder:
         return Select(columns=tuple(taken), source="visits", where=and_all(inside))
 
     def _open_visits(self) -> Select:
-        """The site's open visits: those with a human event at or after the watermark."""
-        where = [
-            eq(Col("site_id"), Value(self.site_id)),
-            eq(Col("is_bot"), Lit(False)),
-            BinOp(">=", _TS, fn("watermark")),
-        ]
-        return _distinct_sessions("events", where)
+        return open_visits(self.site_id)
 
     def _unrolled(self) -> list[tuple[Select, list[Expr]]]:
         """Which events to group for the visits the rollup does not answer, as three disjoint
@@ -1010,10 +1031,14 @@ class _Builder:
         # The period's own bounds are in the scope. With no crossing row a bound falls outside
         # the period (not NULL, which DuckDB would not turn into a row-group filter).
         # Rows ending before the period hold no event of it (and DuckDB skips their groups).
-        open_since = bound(
-            fn("least", fn("open_from"), first_start),
-            [site, BinOp(">=", Col("end_ts"), start)],
-            open_visits,
+        open_since: Expr = (
+            Value(self.open_since)
+            if self.open_since is not None
+            else bound(
+                fn("least", fn("open_from"), first_start),
+                [site, BinOp(">=", Col("end_ts"), start)],
+                open_visits,
+            )
         )
         # A crossing set's bound reads its own rows (no join: DuckDB skips row groups).
         last_cut_end = bound(fn("coalesce", last_end, Value(_LONG_AGO)), crossing_rows(start))

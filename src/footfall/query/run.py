@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from footfall.meta.sites import SiteInfo
 from footfall.query.dates import Period, bucket_labels, compare_period, resolve
 from footfall.query.goals import GoalSpec
-from footfall.query.plan import plan
+from footfall.query.plan import open_since, plan
 from footfall.query.query import ID_DIMENSIONS, TIME_DIMENSIONS, Query
 from footfall.query.result import (
     Aggregates,
@@ -23,7 +23,7 @@ from footfall.query.sql.clickhouse import ClickHouseDialect
 from footfall.query.sql.dialect import Dialect
 from footfall.query.sql.duckdb import DuckDBDialect
 from footfall.query.sql.expr import Col, Select, Value, eq, fn
-from footfall.store.base import EventStore, SummarisingStore
+from footfall.store.base import EventStore, RollupStore, Snapshot
 
 _LINK_DIMENSIONS = frozenset({"link:code", "visit:link_code"})
 DIALECTS: dict[str, Dialect] = {"duckdb": DuckDBDialect(), "clickhouse": ClickHouseDialect()}
@@ -44,8 +44,16 @@ def run_query(
     goals: Sequence[GoalSpec] = (),
 ) -> QueryResult:
     """Answer `query` for `site` from `store` (the one query path of every report)."""
+    if store.has_visit_rollup and isinstance(store, RollupStore):
+        # Its statements read one state of the rollup, and share what they derive from it.
+        with store.snapshot() as snapshot:
+            return _answer(_Runner(store, query, site, goals, labels, snapshot), now)
+    return _answer(_Runner(store, query, site, goals, labels), now)
+
+
+def _answer(runner: _Runner, now: datetime | None) -> QueryResult:
+    query, site = runner.query, runner.site
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    runner = _Runner(store, query, site, goals, labels)
     earliest = runner.earliest() if query.date_range.name == "all" else None
     period = resolve(query.date_range, site.timezone, moment, earliest)
     rows, meta = runner.rows(period, paginate=True)
@@ -66,14 +74,32 @@ class _Runner:
         site: SiteInfo,
         goals: Sequence[GoalSpec],
         labels: DimensionLabels | None,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.store, self.query, self.site = store, query, site
         self.goals, self.labels = goals, labels
+        self.snapshot = snapshot
         self.dialect = dialect_for(store)
 
     def execute(self, select: Select) -> list[tuple[Any, ...]]:
         sql, params = self.dialect.render(select)
+        if self.snapshot is not None:
+            return self.snapshot.execute(sql, params)
         return self.store.execute(sql, params)
+
+    def _open_since(self) -> datetime | None:
+        """When the site's open visits' events start, kept by the store until it changes."""
+        snapshot = self.snapshot
+        if snapshot is None or self.query.counts_machines():
+            return None
+
+        def compute() -> datetime:
+            found = self.execute(open_since(self.site.id))
+            value = found[0][0] if found else None
+            assert isinstance(value, datetime)
+            return value
+
+        return cast(datetime, snapshot.remember(("open_since", self.site.id), compute))
 
     def earliest(self) -> date | None:
         first = fn("local_date", fn("min", Col("ts")), Value(self.site.timezone))
@@ -98,6 +124,7 @@ class _Runner:
             paginate=paginate and not fill,
             rollup=self.store.has_visit_rollup,
             summarised=self._summarised(),
+            since=self._open_since(),
         )
         width = len(query.dimensions)
         raw = [
@@ -138,7 +165,7 @@ class _Runner:
         """Whether the store keeps per-day sums of the site's visits in its zone (asking
         for them otherwise)."""
         store = self.store
-        if not store.has_visit_rollup or not isinstance(store, SummarisingStore):
+        if not store.has_visit_rollup or not isinstance(store, RollupStore):
             return False
         return store.summarised(self.site.id, self.site.timezone)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -53,14 +54,31 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+class Snapshot(Protocol):
+    """Reads that all see the store as of one moment (one read transaction)."""
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query with bound parameters in the snapshot."""
+        ...
+
+    def remember(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """`compute()`'s value, kept by the store for later snapshots until its next write
+        that could change it (footfall.store.visits.generation)."""
+        ...
+
+
 @runtime_checkable
-class SummarisingStore(Protocol):
-    """A store that keeps per-day sums of its visit rollup, in each site's zone
-    (footfall.store.visit_days)."""
+class RollupStore(Protocol):
+    """A store that keeps the visit rollup and its per-day sums of each site, in the site's
+    zone (footfall.store.visits, footfall.store.visit_days)."""
 
     def summarised(self, site_id: int, zone: str) -> bool:
         """Whether the sums hold the site's days in `zone`; when not, the store builds them
         at its next checkpoint."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A snapshot to run a query's statements in."""
         ...
 
 

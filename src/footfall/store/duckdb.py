@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import msgspec
 
 from footfall.events import EVENT_COLUMNS, Event
 from footfall.store import visit_days, visits
+from footfall.store.base import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +117,39 @@ class DuckDBEventStore:
             # The sites the per-day sums hold, and those to sum at the next checkpoint.
             self._summarised = visit_days.zones(self._con)
             self._to_summarise: dict[int, str] = {}
+            # Values snapshots derived from the open visits, by key: (generation, value).
+            self._remembered: dict[Hashable, tuple[int, Any]] = {}
+            self._remembered_lock = threading.Lock()
         except BaseException:
             self._con.close()
             raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A read transaction on its own cursor: every statement in it sees one state of the
+        store, and values remembered from it hold until a write changes the open visits."""
+        with self._cursor_lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            yield _Snapshot(self, cursor, visits.generation(cursor))
+        finally:
+            try:
+                cursor.execute("ROLLBACK")
+            finally:
+                cursor.close()
+
+    def _remember(self, key: Hashable, generation: int, compute: Callable[[], Any]) -> Any:
+        with self._remembered_lock:
+            found = self._remembered.get(key)
+        if found is not None and found[0] == generation:
+            return found[1]
+        value = compute()
+        with self._remembered_lock:
+            kept = self._remembered.get(key)
+            if kept is None or kept[0] <= generation:
+                self._remembered[key] = (generation, value)
+        return value
 
     def summarised(self, site_id: int, zone: str) -> bool:
         """Whether the per-day sums (footfall.store.visit_days) hold the site's days in
@@ -310,6 +342,21 @@ class DuckDBEventStore:
         """Close the file (DuckDB checkpoints on a clean close)."""
         with self._write_lock:
             self._con.close()
+
+
+class _Snapshot:
+    """One read transaction of a DuckDBEventStore (its `snapshot`)."""
+
+    def __init__(
+        self, store: DuckDBEventStore, cursor: duckdb.DuckDBPyConnection, generation: int
+    ) -> None:
+        self._store, self._cursor, self.generation = store, cursor, generation
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._cursor.execute(sql, list(params) if params is not None else None).fetchall()
+
+    def remember(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        return self._store._remember(key, self.generation, compute)
 
 
 class BatchFileWriter:

@@ -160,6 +160,10 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     found = con.execute("SELECT count(*) FROM visits_watermark").fetchone()
     if found is not None and found[0] == 0:
         con.execute("INSERT INTO visits_watermark VALUES (?, ?)", [_EPOCH, _EPOCH])
+    con.execute("CREATE TABLE IF NOT EXISTS visits_generation (generation UBIGINT NOT NULL)")
+    found = con.execute("SELECT count(*) FROM visits_generation").fetchone()
+    if found is not None and found[0] == 0:
+        con.execute("INSERT INTO visits_generation VALUES (0)")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -177,6 +181,17 @@ def watermark(con: duckdb.DuckDBPyConnection) -> datetime:
     return row[0] if row else _EPOCH
 
 
+def generation(con: duckdb.DuckDBPyConnection) -> int:
+    """A count of the writes that may have opened visits or moved W or F: what a reader
+    derived from the open visits holds until it changes."""
+    row = con.execute("SELECT generation FROM visits_generation").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _written(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("UPDATE visits_generation SET generation = generation + 1")
+
+
 def _open_from(con: duckdb.DuckDBPyConnection) -> datetime:
     row = con.execute("SELECT open_from FROM visits_watermark").fetchone()
     return row[0] if row else _EPOCH
@@ -188,6 +203,7 @@ def after_insert(con: duckdb.DuckDBPyConnection, earliest: datetime | None) -> N
     one before F lowers F."""
     if earliest is None:
         return
+    _written(con)
     earliest = _naive_utc(earliest)
     con.execute(
         "UPDATE visits_watermark SET watermark = least(watermark, $1), "
@@ -228,6 +244,7 @@ def advance(con: duckdb.DuckDBPyConnection, until: datetime) -> int:
     current = watermark(con)
     if until <= current:
         return 0
+    _written(con)
     # The visits with an event in [W, until), less those with one after: the later events are
     # matched against the few candidates (not hashed all), so a long catch-up stays linear.
     con.execute(
@@ -292,6 +309,7 @@ def after_retention(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
     """After events before `cutoff` went: drop the visits starting before it and rebuild
     the closed ones it cut in two from their remaining events."""
     cutoff = _naive_utc(cutoff)
+    _written(con)
     con.execute(
         "CREATE TEMP TABLE cut_visits AS "
         "SELECT site_id, session_id FROM visits WHERE start_ts < ? AND end_ts >= ?",
