@@ -111,7 +111,13 @@ _KEY = ("site_id", "value", "pageviews", "start_day", "end_day", "prev_day")
 # Each summarised site's zone, and the first UTC instant of each of its local days.
 ZONES_TABLE = "rollup_zones"
 SLOTS_TABLE = "rollup_slots"
-_ZONE_COLUMNS = {"site_id": "UINTEGER", "zone": "VARCHAR"}
+# The local days `rollup_slots` covers for the site (NULL: none yet).
+_ZONE_COLUMNS = {
+    "site_id": "UINTEGER",
+    "zone": "VARCHAR",
+    "first_day": "DATE",
+    "last_day": "DATE",
+}
 # Each quarter hour since the epoch, and the site's local day it lies in.
 _SLOT_COLUMNS = {"site_id": "UINTEGER", "slot": "BIGINT", "day": "DATE"}
 _SLOT_MS = 15 * 60 * 1000
@@ -154,7 +160,7 @@ def build(con: duckdb.DuckDBPyConnection, site_id: int, zone: str) -> None:
         con.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
     con.execute(f"DELETE FROM {SLOTS_TABLE} WHERE site_id = ?", [site_id])
     con.execute(f"DELETE FROM {ZONES_TABLE} WHERE site_id = ?", [site_id])
-    con.execute(f"INSERT INTO {ZONES_TABLE} VALUES (?, ?)", [site_id, zone])
+    con.execute(f"INSERT INTO {ZONES_TABLE} VALUES (?, ?, NULL, NULL)", [site_id, zone])
     for source in _BY_SOURCE:
         record(con, source, [Change(source, 1, "site_id = $1", (site_id,))])
 
@@ -249,10 +255,7 @@ def _add(con: duckdb.DuckDBPyConnection, summary: Summary, link: Link) -> None:
 def _cover(con: duckdb.DuckDBPyConnection, first: datetime, last: datetime) -> None:
     """Make `rollup_slots` hold every summarised site's quarter hours from before `first` to
     after `last` (naive UTC), whole local days at a time."""
-    rows = con.execute(
-        f"SELECT z.site_id, z.zone, min(s.day), max(s.day) FROM {ZONES_TABLE} AS z "
-        f"LEFT JOIN {SLOTS_TABLE} AS s USING (site_id) GROUP BY z.site_id, z.zone"
-    ).fetchall()
+    rows = con.execute(f"SELECT site_id, zone, first_day, last_day FROM {ZONES_TABLE}").fetchall()
     for site_id, zone_name, low, high in rows:
         zone = ZoneInfo(zone_name)
         wanted_low = (first.replace(tzinfo=UTC) - _MARGIN).astimezone(zone).date()
@@ -276,6 +279,11 @@ def _cover(con: duckdb.DuckDBPyConnection, first: datetime, last: datetime) -> N
             f"INSERT INTO {SLOTS_TABLE} SELECT $1, unnest(range(low, high)), day "
             "FROM (SELECT unnest($2) AS day, unnest($3) AS low, unnest($4) AS high)",
             [int(site_id), days, bounds, following],
+        )
+        con.execute(
+            f"UPDATE {ZONES_TABLE} SET first_day = least(first_day, $2), "
+            "last_day = greatest(last_day, $3) WHERE site_id = $1",
+            [int(site_id), min(days), max(days)],
         )
 
 
