@@ -136,6 +136,9 @@ LAYOUTS: dict[str, dict[str, str]] = {
 # many more.
 COMPACT_SLACK = 10_000
 
+# A site's sums are built from this long a stretch of its rows at a time.
+_BUILD_STEP = timedelta(days=30)
+
 # Days are kept a little beyond the rows' own, so a checkpoint seldom adds any.
 _MARGIN = timedelta(days=2)
 
@@ -162,7 +165,19 @@ def build(con: duckdb.DuckDBPyConnection, site_id: int, zone: str) -> None:
     con.execute(f"DELETE FROM {ZONES_TABLE} WHERE site_id = ?", [site_id])
     con.execute(f"INSERT INTO {ZONES_TABLE} VALUES (?, ?, NULL, NULL)", [site_id, zone])
     for source in _BY_SOURCE:
-        record(con, source, [Change(source, 1, "site_id = $1", (site_id,))])
+        found = con.execute(
+            f"SELECT min(start_ts), max(start_ts) FROM {source} WHERE site_id = ?", [site_id]
+        ).fetchone()
+        if found is None or found[0] is None:
+            continue
+        # A month of rows at a time: each step's memory stays bounded (12 months of a
+        # large site would not fit at once).
+        moment, last = found
+        while moment <= last:
+            following = moment + _BUILD_STEP
+            part = "site_id = $1 AND start_ts >= $2 AND start_ts < $3"
+            record(con, source, [Change(source, 1, part, (site_id, moment, following))])
+            moment = following
 
 
 @dataclass(frozen=True)
