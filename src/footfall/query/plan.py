@@ -28,7 +28,7 @@ The SQL returns sums and counts only; ratios and rounding happen once, in Python
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -192,11 +192,12 @@ def plan(
     paginate: bool = True,
     rollup: bool = False,
     summarised: bool = False,
-    since: datetime | None = None,
+    since: Callable[[], datetime | None] | None = None,
 ) -> Plan:
     """Plan `query` for the site over `period`; `rollup`: the store keeps the visit rollup,
-    `summarised`: and its per-day sums of the site, in the period's zone; `since`: the
-    site's `open_since` (else read by the plan itself)."""
+    `summarised`: and its per-day sums of the site, in the period's zone; `since`: gives the
+    site's `open_since`, asked only when the plan reads open visits (None: the plan reads it
+    itself)."""
     granularity = None
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
@@ -225,7 +226,7 @@ class _Builder:
         granularity: str | None,
         rollup: bool,
         summarised: bool,
-        since: datetime | None = None,
+        since: Callable[[], datetime | None] | None = None,
     ) -> None:
         self.query = query
         self.site_id = site_id
@@ -233,7 +234,7 @@ class _Builder:
         self.rollup = rollup and not query.counts_machines()
         # And whole local days of them from its per-day sums.
         self.days = self.rollup and summarised and period.whole_days
-        self.open_since = None if since is None else naive_utc(since)
+        self.since = since
         self.period = period
         self.goals = goals
         self.granularity = granularity
@@ -1031,9 +1032,10 @@ class _Builder:
         # The period's own bounds are in the scope. With no crossing row a bound falls outside
         # the period (not NULL, which DuckDB would not turn into a row-group filter).
         # Rows ending before the period hold no event of it (and DuckDB skips their groups).
+        known = self.since() if self.since is not None else None
         open_since: Expr = (
-            Value(self.open_since)
-            if self.open_since is not None
+            Value(naive_utc(known))
+            if known is not None
             else bound(
                 fn("least", fn("open_from"), first_start),
                 [site, BinOp(">=", Col("end_ts"), start)],

@@ -90,7 +90,7 @@ class _Runner:
     def _open_since(self) -> datetime | None:
         """When the site's open visits' events start, kept by the store until it changes."""
         snapshot = self.snapshot
-        if snapshot is None or self.query.counts_machines():
+        if snapshot is None:
             return None
 
         def compute() -> datetime:
@@ -124,7 +124,7 @@ class _Runner:
             paginate=paginate and not fill,
             rollup=self.store.has_visit_rollup,
             summarised=self._summarised(),
-            since=self._open_since(),
+            since=self._open_since,
         )
         width = len(query.dimensions)
         raw = [

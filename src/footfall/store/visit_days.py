@@ -108,7 +108,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
 }
 _KEY = ("site_id", "value", "pageviews", "start_day", "end_day", "prev_day")
 
-# Each summarised site's zone, and the first UTC instant of each of its local days.
+# Each summarised site's zone, and the site's local day of each quarter hour.
 ZONES_TABLE = "rollup_zones"
 SLOTS_TABLE = "rollup_slots"
 # The local days `rollup_slots` covers for the site (NULL: none yet).
