@@ -354,7 +354,8 @@ class _Builder:
         its start: the row's link), unless they have a visit among the rest: those few
         visitors' rows are grouped by visitor and value, one visitor each. Exact, as in
         `_first_visits`: a visitor's other visits with the value in the period are either
-        rolled up inside it, then linked, or among the rest."""
+        rolled up inside it, then linked, or among the rest. Over whole days the rolled-up
+        rows come from the per-day sums when the site has them (`_summed`, `_corrections`)."""
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         if name in _VISIT_LINKS:
             column, link = _VISIT_LINKS[name]
@@ -371,7 +372,6 @@ class _Builder:
                 self._event_values(Col(column), column, visits, conditions, pageviews)
                 for visits, conditions in self._unrolled()
             ]
-        rest_visitors = Select(columns=((Col("vid"), "rest_vid"),), source=tuple(rests))
         previous = fn("coalesce", Col(link), Value(_LONG_AGO))
         inside: list[Expr] = [
             eq(Col("site_id"), Value(self.site_id)),
@@ -391,6 +391,7 @@ class _Builder:
                 table, inside, value, column, BinOp("<", previous, start), read
             )
             return self._first_counts((summed, corrections, *rests), column, and_all(values))
+        rest_visitors = Select(columns=((Col("vid"), "rest_vid"),), source=tuple(rests))
         in_rest = InSelect(Col("vid"), rest_visitors)
         closed = Select(
             columns=(
@@ -545,7 +546,8 @@ class _Builder:
         one bucket, each counting its visitor when the visitor's previous visit falls in an
         earlier bucket (`prev_ev_ts`), and the rest (open visits, visits cut by the period or
         by a bucket's bound) grouped from events by bucket and visit. As in `_by_value`, the
-        visitors with a visit among the rest are counted by visitor instead."""
+        visitors with a visit among the rest are counted by visitor instead. By day, week or
+        month, the closed visits come from the per-day sums when the site has them."""
         start, end = Value(naive_utc(self.period.start_at)), Value(naive_utc(self.period.end_at))
         site = eq(Col("site_id"), Value(self.site_id))
         inside: list[Expr] = [
@@ -556,26 +558,14 @@ class _Builder:
         ]
         closed_inside = [*inside, Not(InSelect(Col("session_id"), self._open_visits()))]
         one_bucket = eq(self._bucket(Col("start_ts")), self._bucket(Col("end_ts")))
-        spanning = _distinct_sessions("visits", [*closed_inside, Not(one_bucket)])
+        spanning_rows = [*closed_inside, Not(one_bucket)]
+        spanning = _distinct_sessions("visits", spanning_rows)
         no_bounds: list[Expr] = []  # inside the period: its scope bounds their events
         sets = [*self._unrolled(), (spanning, no_bounds)]
         rests = [
             self._event_values(self._bucket(_TS), "d0", visits, conditions, pageviews=False)
             for visits, conditions in sets
         ]
-        # The spanning visits' visitors are read from their rows, not from their events again.
-        spanning_visitors = Select(
-            columns=((Col("vid"), "rest_vid"),),
-            source="visits",
-            where=and_all([*closed_inside, Not(one_bucket)]),
-        )
-        rest_visitors = Select(
-            columns=((Col("rest_vid"), "rest_vid"),),
-            source=(
-                *(Select(columns=((Col("vid"), "rest_vid"),), source=rest) for rest in rests[:-1]),
-                spanning_visitors,
-            ),
-        )
         # The visit lies inside one bucket: that of its start.
         bucket = self._bucket(Col("start_ts"))
         previous = Col("prev_ev_ts")
@@ -599,10 +589,23 @@ class _Builder:
                 "d0",
                 earlier,
                 Col("ev"),
-                spanning=[*closed_inside, Not(one_bucket)],
+                spanning=spanning_rows,
                 summed=one_bucket,
             )
             return self._first_counts((summed, corrections, *rests), "d0", None)
+        # The spanning visits' visitors are read from their rows, not from their events again.
+        spanning_visitors = Select(
+            columns=((Col("vid"), "rest_vid"),),
+            source="visits",
+            where=and_all(spanning_rows),
+        )
+        rest_visitors = Select(
+            columns=((Col("rest_vid"), "rest_vid"),),
+            source=(
+                *(Select(columns=((Col("vid"), "rest_vid"),), source=rest) for rest in rests[:-1]),
+                spanning_visitors,
+            ),
+        )
         closed = Select(
             columns=(
                 (bucket, "d0"),
